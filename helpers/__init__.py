@@ -1,0 +1,1 @@
+"""Helpers behind the Docker course notebooks."""

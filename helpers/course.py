@@ -1,0 +1,263 @@
+"""What the notebooks call: one helper per cell, each recorded for replay, each showing its CLI.
+
+These functions are thin: they combine the engine modules and return plain data (dataclasses,
+DataFrames). The notebook shows the result; the CLI lines appear by themselves.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import requests
+
+from . import display, journal, labels, replay, resolver, settings
+from .catalog import CATALOG
+from .display import FactsView
+from .engine import build as build_mod
+from .engine import cleanup as cleanup_mod
+from .engine import client as client_mod
+from .engine import containers, images
+from .engine.build import BuildResult
+from .engine.cleanup import CleanupReport
+from .engine.client import EngineFacts
+from .engine.containers import ContainerInfo
+from .errors import BuildFailed as BuildFailed  # re-exported: notebooks catch it
+from .errors import CourseError, EngineUnavailable
+from .replay import action
+from .resolver import ResolvedImage
+
+
+@dataclass
+class HttpAnswer(FactsView):
+    """What an HTTP request to a container returned."""
+
+    url: str
+    status: int
+    body: object
+    seconds: float
+
+
+@dataclass
+class ExecResult(FactsView):
+    command: str
+    exit_code: int
+    output: str
+
+
+def start(notebook: str) -> EngineFacts:
+    """First cell of every notebook: choose live/replay, name the notebook, show the engine."""
+    try:
+        mode = replay.requested_mode()
+    except EngineUnavailable:
+        mode = "replay"
+    if mode == "live" and settings.require_engine():
+        client_mod.client()  # fail loudly under CI rather than replaying
+    session = replay.begin(notebook)
+    display.enable_figures()
+    facts = engine_facts()
+    if session.mode == "replay":
+        recording = session.recording
+        display.note(f"Replay: no Docker Engine here, so this notebook shows a session recorded "
+                     f"on {recording.recorded_at if recording else '?'} with Docker Engine "
+                     f"{facts.server_version}. Commands and results are from that run.",
+                     kind="warn")
+    else:
+        display.note(f"Live: Docker Engine {facts.server_version} (API {facts.api_version}, "
+                     f"{facts.os_type}/{facts.architecture}). Everything below runs for real.",
+                     kind="ok")
+    return facts
+
+
+@action
+def engine_facts() -> EngineFacts:
+    journal.record("docker version && docker info")
+    facts = client_mod.engine_facts()
+    if replay.session().recording is not None and not replay.session().recording.engine:
+        replay.session().recording.engine = facts.server_version
+    return facts
+
+
+def engine_table(facts: EngineFacts) -> pd.DataFrame:
+    return display.key_value_table(facts.as_rows())
+
+
+@action
+def ensure_image(key: str) -> ResolvedImage:
+    """Get an image the course needs (present → pull → archive → stand-in) and say from where."""
+    return resolver.resolve(key)
+
+
+def images_catalog() -> pd.DataFrame:
+    """The table of images the course needs and their stand-ins."""
+    return pd.DataFrame([{"key": i.key, "purpose": i.purpose, "official image": i.official,
+                          "stand-in (no registry)": i.standin, "stand-in made from":
+                          i.standin_recipe} for i in CATALOG.values()]).set_index("key")
+
+
+def app_dir(name: str = "flask-app") -> Path:
+    return settings.APPS_DIR / name
+
+
+@action
+def build_image(tag: str, *, app: str = "flask-app", context: Path | None = None,
+                dockerfile: str | None = None, build_args: dict[str, str] | None = None,
+                target: str | None = None, no_cache: bool = False) -> BuildResult:
+    """``docker build`` an app folder; the Python base comes from the resolved image."""
+    folder = Path(context) if context is not None else app_dir(app)
+    args = dict(build_args or {})
+    dockerfile_text = (folder / (dockerfile or "Dockerfile"))
+    if dockerfile_text.is_file() and "PYTHON_IMAGE" in dockerfile_text.read_text() \
+            and "PYTHON_IMAGE" not in args:
+        python = resolver.resolve("python")
+        if not python.is_official:
+            args["PYTHON_IMAGE"] = python.reference
+    return build_mod.build(folder, tag, dockerfile=dockerfile, build_args=args, target=target,
+                           no_cache=no_cache)
+
+
+def build_steps_table(result: BuildResult) -> pd.DataFrame:
+    rows = [{"step": s.number, "instruction": s.instruction[:80], "seconds": s.seconds,
+             "from cache": s.cached} for s in result.steps]
+    return pd.DataFrame(rows).set_index("step")
+
+
+@action
+def run_container(image: str, *, name: str, ports: dict[int, int | None] | None = None,
+                  env: dict[str, str] | None = None, command: list[str] | str | None = None,
+                  strict_ports: bool = False, **options) -> ContainerInfo:
+    """``docker run -d``: ports on 127.0.0.1; a taken port is swapped for a free one."""
+    info = containers.run(image, name=name, ports_wanted=ports, env=env, command=command,
+                          strict_ports=strict_ports, **options)
+    if info.note:
+        display.note(info.note, kind="warn")
+    return info
+
+
+@action
+def wait_ready(info: ContainerInfo, path: str = "/health", timeout: float = 60) -> float:
+    """Poll the app until it answers; the seconds it took."""
+    return containers.wait_http(info, path, timeout=timeout)
+
+
+def _request(method: str, info: ContainerInfo, path: str, payload: object | None) -> HttpAnswer:
+    url = info.url(path=path)
+    started = time.monotonic()
+    try:
+        answer = requests.request(method, url, json=payload, timeout=10)
+    except requests.RequestException as exc:
+        raise CourseError(f"{method} {url} failed: {type(exc).__name__}",
+                          hint="is the container running? `docker ps` shows it.") from None
+    try:
+        body: object = answer.json()
+    except ValueError:
+        body = answer.text[:2000]
+    body_flag = ""
+    if payload is not None:
+        body_flag = f" -H 'Content-Type: application/json' -d '{json.dumps(payload)}'"
+    journal.record(f"curl -X {method} {url}{body_flag}" if payload is not None else f"curl {url}")
+    return HttpAnswer(url=url, status=answer.status_code, body=body,
+                      seconds=round(time.monotonic() - started, 3))
+
+
+@action
+def http_get(info: ContainerInfo, path: str = "/") -> HttpAnswer:
+    return _request("GET", info, path, None)
+
+
+@action
+def http_post(info: ContainerInfo, path: str, payload: object) -> HttpAnswer:
+    return _request("POST", info, path, payload)
+
+
+@action
+def containers_table(notebook: str | None = None) -> pd.DataFrame:
+    """``docker ps -a`` for the course's containers (this notebook's by default)."""
+    scope = notebook or labels.current_notebook()
+    journal.record(f"docker ps -a --filter label={labels.NOTEBOOK_KEY}={scope}")
+    rows = [{"name": c.name, "image": c.image, "status": c.status,
+             "ports": ", ".join(f"127.0.0.1:{h}->{i}/tcp" for i, h in c.ports.items()),
+             "id": c.short_id} for c in containers.list_course(scope)]
+    frame = pd.DataFrame(rows, columns=["name", "image", "status", "ports", "id"])
+    return frame.sort_values("name").set_index("name")
+
+
+@action
+def container_logs(name: str, lines: int = 20) -> str:
+    return containers.logs(name, lines=lines)
+
+
+@action
+def exec_in(name: str, command: list[str] | str, user: str | None = None) -> ExecResult:
+    code, output = containers.exec_in(name, command, user=user)
+    shown = command if isinstance(command, str) else shlex.join(command)
+    return ExecResult(command=shown, exit_code=code, output=output)
+
+
+@action
+def stop_container(name: str) -> ContainerInfo:
+    return containers.stop(name)
+
+
+@action
+def remove_container(name: str) -> None:
+    containers.remove(name)
+
+
+@action
+def image_facts(reference: str) -> images.ImageFacts:
+    journal.record(f"docker image inspect {reference}")
+    return images.require(reference)
+
+
+@action
+def images_table(references: list[str]) -> pd.DataFrame:
+    """``docker image ls`` for the given images, sizes readable."""
+    journal.record("docker image ls " + " ".join(references))
+    rows = []
+    for reference in references:
+        facts = images.require(reference)
+        rows.append({"image": reference, "id": facts.short_id, "size_bytes": facts.size_bytes,
+                     "layers": facts.layers, "user": facts.user})
+    return pd.DataFrame(rows).set_index("image")
+
+
+@action
+def cleanup(notebook: str | None = None, *, everything: bool = False) -> CleanupReport:
+    """Remove what this notebook created (or, with ``everything``, all the course made)."""
+    scope = None if everything else (notebook or labels.current_notebook())
+    return cleanup_mod.cleanup(scope)
+
+
+def cleanup_table(report: CleanupReport) -> pd.DataFrame:
+    return pd.DataFrame(report.as_rows(), columns=["kind", "removed", "names"]).set_index("kind")
+
+
+@dataclass
+class RunOnceResult(FactsView):
+    """A container run to completion: its exit code and output."""
+
+    command: str
+    exit_code: int
+    output: str
+
+
+@action
+def run_once(image: str, command: list[str] | str) -> RunOnceResult:
+    """``docker run --rm IMAGE COMMAND`` and wait for it."""
+    code, output, _ = containers.run_once(image, command)
+    shown = command if isinstance(command, str) else shlex.join(command)
+    return RunOnceResult(command=shown, exit_code=code, output=output)
+
+
+@action
+def container_diff(name: str) -> pd.DataFrame:
+    """``docker diff``: what the container changed compared with its image."""
+    kinds = {0: "C (changed)", 1: "A (added)", 2: "D (deleted)"}
+    changes = containers.diff(name)
+    rows = [{"path": c["Path"], "change": kinds.get(c["Kind"], "?")} for c in changes]
+    return pd.DataFrame(rows, columns=["path", "change"])

@@ -1,0 +1,141 @@
+"""How results look in a notebook: the CLI lines, tables with readable sizes, banners.
+
+Display code takes plain data and knows nothing of Docker.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Iterable, Sequence
+
+import pandas as pd
+
+from .units import human_bytes, human_seconds
+
+CLI_STYLE = ("background:#1e1e1e;color:#d4d4d4;padding:6px 10px;border-radius:4px;"
+             "font-family:monospace;font-size:90%;margin:4px 0;white-space:pre-wrap")
+
+
+def _publish(html_text: str, plain: str) -> None:
+    try:
+        from IPython import get_ipython
+        from IPython.display import display
+    except ImportError:
+        print(plain)
+        return
+    if get_ipython() is None:
+        print(plain)
+        return
+    display({"text/html": html_text, "text/plain": plain}, raw=True)
+
+
+def show_cli(lines: Sequence[str]) -> None:
+    """The equivalent commands, as a terminal would show them."""
+    plain = "\n".join(f"$ {line}" for line in lines)
+    _publish(f'<div style="{CLI_STYLE}">{html.escape(plain)}</div>', plain)
+
+
+def note(text: str, *, kind: str = "info") -> None:
+    """A one-line message: info, ok, warn."""
+    colours = {"info": "#e8f0fe", "ok": "#e6f4ea", "warn": "#fef7e0"}
+    icon = {"info": "ℹ", "ok": "✔", "warn": "⚠"}[kind]
+    _publish(f'<div style="background:{colours[kind]};padding:6px 10px;border-radius:4px">'
+             f"{icon} {html.escape(text)}</div>", f"{icon} {text}")
+
+
+def check(condition: bool, success: str, failure: str) -> None:
+    """A "check yourself" verdict: a green line, or an AssertionError that says what to fix."""
+    if not condition:
+        raise AssertionError(failure)
+    note(success, kind="ok")
+
+
+def key_value_table(rows: Iterable[tuple[str, object]], *, columns: tuple[str, str] = (
+        "fact", "value")) -> pd.DataFrame:
+    frame = pd.DataFrame([(k, str(v)) for k, v in rows], columns=list(columns))
+    return frame.set_index(columns[0])
+
+
+def humanize(frame: pd.DataFrame, *, byte_columns: Iterable[str] = (),
+             second_columns: Iterable[str] = ()) -> pd.DataFrame:
+    """A copy for display: byte counts as "12.3 MB", durations as "1.2 s"."""
+    shown = frame.copy()
+    for column in byte_columns:
+        if column in shown:
+            shown[column] = shown[column].map(human_bytes)
+    for column in second_columns:
+        if column in shown:
+            shown[column] = shown[column].map(human_seconds)
+    return shown
+
+
+def _cell(name: str, value: object) -> str:
+    if isinstance(value, bool) or value is None:
+        return str(value)
+    if isinstance(value, (int, float)) and name.endswith("bytes"):
+        return f"{human_bytes(value)} ({value:,} bytes)"
+    if isinstance(value, float) and name.endswith("seconds"):
+        return human_seconds(value)
+    if isinstance(value, (list, tuple)) and len(value) > 6:
+        return f"{len(value)} items"
+    if isinstance(value, dict) and not value:
+        return "–"
+    text = str(value)
+    return text if len(text) <= 160 else text[:157] + "…"
+
+
+class FactsView:
+    """Mixin for result dataclasses: show them as a two-column table instead of a repr."""
+
+    def _repr_html_(self) -> str:
+        import dataclasses
+
+        rows = "".join(
+            f"<tr><th style='text-align:left'>{html.escape(f.name.replace('_', ' '))}</th>"
+            f"<td style='text-align:left'>{html.escape(_cell(f.name, getattr(self, f.name)))}"
+            "</td></tr>"
+            for f in dataclasses.fields(self) if f.repr and f.name != "cli")  # type: ignore[arg-type]
+        title = html.escape(type(self).__name__)
+        return f"<table><caption style='text-align:left'><b>{title}</b></caption>{rows}</table>"
+
+
+def enable_figures() -> None:
+    """Show ``matplotlib.figure.Figure`` results as PNG without importing pyplot."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return
+    shell = get_ipython()
+    if shell is None:
+        return
+    from matplotlib.figure import Figure
+
+    def to_png(figure: Figure) -> bytes:
+        import io
+
+        buffer = io.BytesIO()
+        figure.savefig(buffer, format="png", dpi=100, metadata={"Software": None})
+        return buffer.getvalue()
+
+    shell.display_formatter.formatters["image/png"].for_type(Figure, to_png)
+
+
+def show_file(path, *, language: str = "") -> None:
+    """A source file as a highlighted block, with its path as the caption."""
+    from pathlib import Path
+
+    from IPython.display import Markdown, display
+
+    from . import settings
+
+    file = Path(path)
+    try:
+        shown = file.resolve().relative_to(settings.PROJECT_ROOT)
+    except ValueError:
+        shown = file
+    language = language or {"Dockerfile": "dockerfile", ".py": "python", ".yml": "yaml",
+                            ".yaml": "yaml", ".txt": "text", ".sql": "sql"}.get(
+        file.name if file.name.startswith("Dockerfile") else file.suffix, "text")
+    if file.name.startswith("Dockerfile"):
+        language = "dockerfile"
+    display(Markdown(f"`{shown}`\n```{language}\n{file.read_text(encoding='utf-8')}\n```"))

@@ -1,0 +1,1 @@
+"""Experiments behind individual notebooks, composed from the engine modules."""

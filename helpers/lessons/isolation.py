@@ -1,0 +1,129 @@
+"""Notebook 01: what a container shares with its host and what it does not, measured."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import pandas as pd
+
+from .. import journal
+from ..display import FactsView
+from ..engine import client as client_mod
+from ..engine import containers, images
+from ..replay import action
+
+# Typical disk sizes of small VMs, for comparison with image sizes. These are reference values
+# (minimal server installs and cloud images), not measurements of this machine.
+VM_REFERENCE_DISKS = {
+    "Debian 12 cloud image (qcow2, minimal)": 360_000_000,
+    "Ubuntu Server 24.04 minimal install": 2_500_000_000,
+    "Windows Server Core VM": 9_000_000_000,
+}
+
+
+@action
+def start_latency(image: str, runs: int = 10) -> pd.DataFrame:
+    """Time ``docker run --rm IMAGE true`` several times: create, start, run, exit, remove."""
+    if runs < 1:
+        raise ValueError("runs must be at least 1")
+    engine = client_mod.client()
+    rows = []
+    for number in range(1, runs + 1):
+        started = time.perf_counter()
+        container = engine.containers.run(image, ["true"], remove=True, detach=False,
+                                          labels=_labels())
+        del container
+        rows.append({"run": number, "seconds": round(time.perf_counter() - started, 3)})
+    journal.record(f"for i in $(seq {runs}); do time docker run --rm {image} true; done")
+    return pd.DataFrame(rows).set_index("run")
+
+
+def _labels() -> dict[str, str]:
+    from .. import labels
+
+    return labels.for_new_object()
+
+
+@dataclass
+class KernelComparison(FactsView):
+    """The engine host's kernel and the kernel a container reports: the same one."""
+
+    host_kernel: str
+    container_kernel: str
+
+    @property
+    def shared(self) -> bool:
+        return self.host_kernel == self.container_kernel
+
+
+@action
+def kernel_inside_vs_host(image: str) -> KernelComparison:
+    host = str(client_mod.client().api.info().get("KernelVersion", ""))
+    journal.record("docker info --format '{{.KernelVersion}}'")
+    _, output, _ = containers.run_once(image, ["uname", "-r"])
+    return KernelComparison(host_kernel=host, container_kernel=output.strip())
+
+
+@dataclass
+class PidView(FactsView):
+    """Process IDs seen from inside a container and from the host."""
+
+    pid_inside: int
+    processes_visible_inside: int
+    pid_on_host: int
+
+
+@action
+def pid_namespace(image: str, name: str = "course-01-pid") -> PidView:
+    """A container's main process is PID 1 inside, an ordinary PID on the host."""
+    info = containers.run(image, name=name, command=["sleep", "60"])
+    try:
+        host_pid = int(client_mod.client().containers.get(info.id).attrs["State"]["Pid"])
+        journal.record(f"docker inspect --format '{{{{.State.Pid}}}}' {name}")
+        _, listing = containers.exec_in(name, ["ps", "-o", "pid"])
+    finally:
+        containers.remove(name)
+    pids = [int(word) for word in listing.split() if word.isdigit()]
+    return PidView(pid_inside=min(pids) if pids else -1,
+                   processes_visible_inside=len(pids), pid_on_host=host_pid)
+
+
+@dataclass
+class MemoryLimitResult(FactsView):
+    """What happened to a process that wanted more memory than its cgroup allows."""
+
+    limit_bytes: int
+    wanted_bytes: int
+    exit_code: int
+    oom_killed: bool
+    output: str
+
+
+@action
+def memory_limit(image: str, limit_mb: int = 64, wanted_mb: int = 256) -> MemoryLimitResult:
+    """Run a process that allocates ``wanted_mb`` under a ``limit_mb`` cgroup limit."""
+    # bytearray() may not touch its pages; writing one byte per 4 KiB page makes them real.
+    program = (f'data = bytearray({wanted_mb} * 2**20); data[::4096] = b"x" * len(data[::4096]); '
+               'print("allocated")')
+    code, output, final = containers.run_once(
+        image, ["python3", "-c", program], mem_limit=f"{limit_mb}m",
+        memswap_limit=f"{limit_mb}m",
+        extra_cli=[f"--memory {limit_mb}m", f"--memory-swap {limit_mb}m"])
+    return MemoryLimitResult(limit_bytes=limit_mb * 2**20, wanted_bytes=wanted_mb * 2**20,
+                             exit_code=code, oom_killed=final.oom_killed,
+                             output=output.strip()[-300:])
+
+
+@action
+def image_vs_vm_sizes(references: list[str]) -> pd.DataFrame:
+    """Image sizes from the engine next to typical VM disk sizes."""
+    rows = []
+    for reference in references:
+        facts = images.require(reference)
+        rows.append({"what": f"image {reference}", "kind": "container image",
+                     "size_bytes": facts.size_bytes})
+    journal.record("docker image ls " + " ".join(references))
+    for name, size in VM_REFERENCE_DISKS.items():
+        rows.append({"what": name, "kind": "VM disk (typical)", "size_bytes": size})
+    return pd.DataFrame(rows)
