@@ -72,8 +72,13 @@ def _display_path(path: Path) -> str:
 
 def build(context: Path, tag: str, *, dockerfile: str | None = None,
           build_args: dict[str, str] | None = None, target: str | None = None,
-          no_cache: bool = False, quiet: bool = False) -> BuildResult:
-    """Build ``context`` into ``tag``; a failed step raises :class:`BuildFailed` with its log."""
+          no_cache: bool = False, quiet: bool = False,
+          owner_notebook: str | None = None) -> BuildResult:
+    """Build ``context`` into ``tag``; a failed step raises :class:`BuildFailed` with its log.
+
+    ``owner_notebook`` overrides the notebook label (stand-in bases use "base" so that
+    notebook cleanups keep them).
+    """
     context = Path(context)
     build_args = dict(build_args or {})
     if not context.is_dir():
@@ -93,7 +98,8 @@ def build(context: Path, tag: str, *, dockerfile: str | None = None,
         try:
             stream = client().api.build(
                 path=str(context), dockerfile=dockerfile, tag=tag, buildargs=build_args,
-                target=target, network_mode=network, labels=labels.for_new_object(),
+                target=target, network_mode=network,
+                labels=labels.for_new_object(owner_notebook),
                 rm=True, forcerm=True, nocache=no_cache, decode=True)
             for chunk in stream:
                 image_id = _consume(chunk, steps, errors, progress) or image_id

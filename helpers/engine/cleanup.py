@@ -43,7 +43,7 @@ def cleanup(notebook: str | None = None, *, images: bool = True,
     report = CleanupReport()
     for container in engine.containers.list(all=True, filters=wanted):
         try:
-            container.remove(force=True, v=False)
+            container.remove(force=True, v=True)  # anonymous volumes die with it
             report.containers.append(container.name)
         except docker.errors.NotFound:
             pass

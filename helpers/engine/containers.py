@@ -161,7 +161,7 @@ def run(image: str, *, name: str | None = None, ports_wanted: dict[int, int | No
 def _discard(container) -> None:
     if container is not None:
         with contextlib.suppress(docker.errors.APIError):
-            container.remove(force=True)
+            container.remove(force=True, v=True)
 
 
 def run_once(image: str, command: list[str] | str, *, quiet_journal: bool = False,
@@ -250,8 +250,9 @@ def stop(name_or_id: str, timeout: int = 5) -> ContainerInfo:
 
 
 def remove(name_or_id: str) -> None:
+    """``docker rm -f -v``: anonymous volumes (an image's VOLUME) go with the container."""
     try:
-        client().containers.get(name_or_id).remove(force=True)
+        client().containers.get(name_or_id).remove(force=True, v=True)
     except docker.errors.NotFound:
         return
     journal.record(f"docker rm -f {name_or_id}")
