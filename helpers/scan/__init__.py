@@ -1,0 +1,66 @@
+"""Vulnerability scans as one table, whatever produced them.
+
+* :func:`read_report` reads a saved Trivy, Grype or Docker Scout report (format told from the
+  content) into a :class:`ScanResult`; :func:`write_report` writes one in those formats.
+* :func:`scan_archive` is the built-in offline scanner: the image's own package databases
+  (:mod:`.inventory`, whose :func:`wants` is the archive reader's ``keep=`` filter) matched
+  against the advisory snapshot in ``data/advisories``.
+* :func:`run_scanner` runs an installed tool; :func:`available_scanners` says which can run.
+* :func:`compare` is the before/after table; :func:`write_sbom` the CycloneDX export.
+"""
+
+from __future__ import annotations
+
+from .advisories import AdvisoryIndex, load_snapshot
+from .compare import Comparison, compare
+from .inventory import KEEP, Inventory, inventory, wants
+from .model import SEVERITIES, Finding, Package, ScanResult, findings_frame, normalize_severity
+from .reports import (
+    SAMPLE_REPORTS,
+    ReportError,
+    detect_format,
+    parse_report,
+    read_report,
+    write_report,
+)
+from .sbom import to_cyclonedx_json, write_sbom
+from .scanner import scan_archive, scan_packages
+from .tools import (
+    ScannerStatus,
+    ScannerUnavailable,
+    available_scanners,
+    run_scanner,
+    scanner_status,
+)
+
+__all__ = [
+    "KEEP",
+    "SAMPLE_REPORTS",
+    "SEVERITIES",
+    "AdvisoryIndex",
+    "Comparison",
+    "Finding",
+    "Inventory",
+    "Package",
+    "ReportError",
+    "ScanResult",
+    "ScannerStatus",
+    "ScannerUnavailable",
+    "available_scanners",
+    "compare",
+    "detect_format",
+    "findings_frame",
+    "inventory",
+    "load_snapshot",
+    "normalize_severity",
+    "parse_report",
+    "read_report",
+    "run_scanner",
+    "scan_archive",
+    "scan_packages",
+    "scanner_status",
+    "to_cyclonedx_json",
+    "wants",
+    "write_report",
+    "write_sbom",
+]

@@ -1,0 +1,195 @@
+"""Is this installed version inside an advisory's affected range? Per ecosystem, with real parsers.
+
+Version strings only compare within their ecosystem's rules: PEP 440 for PyPI (``2.0.0rc1`` comes
+before ``2.0.0``; ``2.0`` equals ``2.0.0``), dpkg's for Debian and Ubuntu (``1:1.0`` beats
+``2.0`` by its epoch; ``1.0~rc1`` comes before ``1.0``). String or tuple comparison gets both
+wrong, so this module uses ``packaging.version`` and ``debian.debian_support.Version``.
+
+OSV ranges are event lists: ``introduced`` opens an affected interval, ``fixed`` closes it
+(the fixed version is safe), ``last_affected`` closes it after that version. An explicit
+``versions`` list names affected versions one by one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from debian.debian_support import Version as DebianVersion
+from packaging.utils import canonicalize_name
+from packaging.version import InvalidVersion
+from packaging.version import Version as Pep440Version
+
+
+@dataclass(frozen=True)
+class Scheme:
+    """How one ecosystem parses versions and spells package names."""
+
+    name: str
+    parse: Callable[[str], Any]
+    normalize_name: Callable[[str], str]
+
+
+def _parse_pep440(text: str) -> Pep440Version:
+    return Pep440Version(text)
+
+
+def _parse_dpkg(text: str) -> DebianVersion:
+    return DebianVersion(text)
+
+
+PYPI = Scheme("PyPI", _parse_pep440, lambda name: canonicalize_name(name))
+DPKG = Scheme("dpkg", _parse_dpkg, lambda name: name.strip().lower())
+
+#: OSV ecosystem family (the part before ``:``) -> version scheme.
+_SCHEMES = {"pypi": PYPI, "debian": DPKG, "ubuntu": DPKG}
+
+
+def scheme_for(ecosystem: str) -> Scheme | None:
+    """The scheme of an OSV ecosystem (``PyPI``, ``Debian:12`` ...), None if unsupported."""
+    return _SCHEMES.get(ecosystem.split(":", 1)[0].strip().lower())
+
+
+def ecosystem_family(ecosystem: str) -> str:
+    return ecosystem.split(":", 1)[0].strip().lower()
+
+
+def ecosystems_match(package_ecosystem: str, advisory_ecosystem: str) -> bool:
+    """Does an advisory for ``advisory_ecosystem`` apply to a package of ``package_ecosystem``?
+
+    ``Debian:12`` matches ``Debian:12`` only: a fix in Debian 13 says nothing about 12. A bare
+    ``Debian`` (release unknown) takes any Debian release's advisories, which may over-report;
+    ``Ubuntu:22.04`` matches OSV's ``Ubuntu:22.04:LTS``.
+    """
+    pkg, adv = package_ecosystem.strip(), advisory_ecosystem.strip()
+    if pkg.lower() == adv.lower():
+        return True
+    if ecosystem_family(pkg) != ecosystem_family(adv):
+        return False
+    if ":" not in pkg:
+        return True
+    return adv.lower().startswith(pkg.lower() + ":")
+
+
+def safe_parse(scheme: Scheme, text: str) -> Any | None:
+    """The parsed version, or None when the string is not valid in this ecosystem."""
+    try:
+        return scheme.parse(str(text))
+    except (InvalidVersion, ValueError, TypeError):
+        return None
+
+
+def _event_sort_key(scheme: Scheme, value: str) -> tuple[int, Any]:
+    if value == "0":
+        return (0, None)
+    return (1, scheme.parse(value))
+
+
+def _sorted_events(scheme: Scheme, events: Sequence[dict[str, str]]) -> list[tuple[str, str]]:
+    """(kind, version) pairs in version order; OSV does not promise the order it lists them in."""
+    pairs = []
+    for event in events:
+        for kind in ("introduced", "fixed", "last_affected"):
+            if kind in event:
+                pairs.append((kind, str(event[kind])))
+    order = {"introduced": 1, "fixed": 0, "last_affected": 2}
+    try:
+        return sorted(pairs, key=lambda pair: (*_event_sort_key(scheme, pair[1]),
+                                               order[pair[0]]))
+    except (InvalidVersion, ValueError, TypeError):
+        return []
+
+
+def _bigger(left: tuple[int, Any], right: tuple[int, Any]) -> bool:
+    """Compare two sort keys (``0`` below everything) without comparing None to a Version."""
+    if left[0] != right[0]:
+        return left[0] > right[0]
+    if left[0] == 0:
+        return False
+    return bool(left[1] > right[1])
+
+
+def in_range(scheme: Scheme, version: Any, events: Sequence[dict[str, str]]) -> bool:
+    """The OSV evaluation of one ECOSYSTEM range for an already parsed version.
+
+    Walk the events in version order: at or after ``introduced`` -> affected; at or after
+    ``fixed`` -> not; after ``last_affected`` -> not. Unparsable event versions make the range
+    unusable (False): a guess would be worse than the explicit ``versions`` list.
+    """
+    affected = False
+    key = (1, version)
+    for kind, value in _sorted_events(scheme, events):
+        point = _event_sort_key(scheme, value)
+        if kind == "introduced":
+            if not _bigger(point, key):
+                affected = True
+        elif kind == "fixed":
+            if not _bigger(point, key):
+                affected = False
+        elif kind == "last_affected" and _bigger(key, point):
+            affected = False
+    return affected
+
+
+def fixed_versions(events: Sequence[dict[str, str]]) -> list[str]:
+    return [str(event["fixed"]) for event in events if "fixed" in event]
+
+
+def is_affected(scheme: Scheme, installed: str, ranges: Iterable[dict[str, Any]],
+                versions: Iterable[str] = ()) -> bool:
+    """Is ``installed`` affected by one OSV ``affected`` entry (its ranges or versions list)?"""
+    parsed = safe_parse(scheme, installed)
+    if parsed is not None:
+        for version_range in ranges:
+            if str(version_range.get("type", "")).upper() not in ("ECOSYSTEM", "SEMVER"):
+                continue  # GIT ranges name commits, not releases
+            if in_range(scheme, parsed, version_range.get("events") or []):
+                return True
+    return _listed(scheme, installed, parsed, versions)
+
+
+def newer_fixes(scheme: Scheme, installed: str, ranges: Iterable[dict[str, Any]]) -> list[str]:
+    """Every fixed version above ``installed``, ascending.
+
+    All of them, not just the nearest, because each is an upgrade path: "2.2.5, 2.3.2" means
+    stay on 2.2.x with 2.2.5, or move to 2.3.2.
+    """
+    parsed = safe_parse(scheme, installed)
+    fixes: list[str] = []
+    for version_range in ranges:
+        if str(version_range.get("type", "")).upper() not in ("ECOSYSTEM", "SEMVER"):
+            continue
+        for fixed in fixed_versions(version_range.get("events") or []):
+            fixed_parsed = safe_parse(scheme, fixed)
+            newer = parsed is None or fixed_parsed is None or fixed_parsed > parsed
+            if newer and fixed not in fixes:
+                fixes.append(fixed)
+    return sort_versions(scheme, fixes)
+
+
+def sort_versions(scheme: Scheme, values: Iterable[str]) -> list[str]:
+    """Ascending by the ecosystem's rules, equal versions once; as given if any cannot parse."""
+    values = list(dict.fromkeys(values))
+    parsed = [(safe_parse(scheme, value), value) for value in values]
+    if not all(version is not None for version, _ in parsed):
+        return values
+    ordered: list[str] = []
+    previous = None
+    for version, value in sorted(parsed, key=lambda pair: pair[0]):
+        if previous is None or version != previous:  # 2022.12.7 and 2022.12.07 are one
+            ordered.append(value)
+        previous = version
+    return ordered
+
+
+def _listed(scheme: Scheme, installed: str, parsed: Any | None, versions: Iterable[str]) -> bool:
+    """Exact membership in the ``versions`` list (``2.0`` and ``2.0.0`` are one PyPI version)."""
+    for listed in versions:
+        if str(listed) == installed:
+            return True
+        if parsed is not None:
+            other = safe_parse(scheme, str(listed))
+            if other is not None and other == parsed:
+                return True
+    return False
