@@ -95,6 +95,19 @@ def _images_archive(args: argparse.Namespace) -> int:
     return 0
 
 
+def _record_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("notebooks", nargs="*", help="notebook numbers (default: all)")
+
+
+@command("record", "run notebooks live, save recordings, then save their replayed outputs",
+         _record_arguments)
+def _record(args: argparse.Namespace) -> int:
+    from . import notebook_runner
+
+    notebook_runner.record(args.notebooks or None)
+    return 0
+
+
 def _load_plugins() -> None:
     """Sub-commands that live beside their feature (image anatomy, scanning)."""
     import importlib

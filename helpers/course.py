@@ -59,7 +59,11 @@ def start(notebook: str) -> EngineFacts:
         client_mod.client()  # fail loudly under CI rather than replaying
     session = replay.begin(notebook)
     display.enable_figures()
-    facts = engine_facts()
+    session.show_cli = False  # the banner comes first, then the commands behind it
+    try:
+        facts = engine_facts()
+    finally:
+        session.show_cli = True
     if session.mode == "replay":
         recording = session.recording
         display.note(f"Replay: no Docker Engine here, so this notebook shows a session recorded "
@@ -70,12 +74,14 @@ def start(notebook: str) -> EngineFacts:
         display.note(f"Live: Docker Engine {facts.server_version} (API {facts.api_version}, "
                      f"{facts.os_type}/{facts.architecture}). Everything below runs for real.",
                      kind="ok")
+    display.show_cli(["docker version", "docker info"])
     return facts
 
 
 @action
 def engine_facts() -> EngineFacts:
-    journal.record("docker version && docker info")
+    journal.record("docker version")
+    journal.record("docker info")
     facts = client_mod.engine_facts()
     if replay.session().recording is not None and not replay.session().recording.engine:
         replay.session().recording.engine = facts.server_version

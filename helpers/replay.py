@@ -43,6 +43,7 @@ class _Session:
     recording: Recording | None = None
     cursor: int = 0
     depth: int = 0
+    show_cli: bool = True
 
 
 _session = _Session()
@@ -128,7 +129,7 @@ def _save() -> None:
 
 
 def _show_commands(commands: list[journal.Command]) -> None:
-    if not commands:
+    if not commands or not _session.show_cli:
         return
     from . import display
 
@@ -169,8 +170,10 @@ def _store(name: str, captured: list[journal.Command], *, result: Any = None,
         return
     entry: dict[str, Any] = {"call": name, "journal": [asdict(c) for c in captured]}
     if error is not None:
+        extra = {k: v for k, v in vars(error).items()
+                 if k not in ("message", "hint", "log_tail") and isinstance(v, (str, int, float))}
         entry["error"] = {"class": type(error).__name__, "message": error.message,
-                          "hint": error.hint, "log_tail": error.log_tail}
+                          "hint": error.hint, "log_tail": error.log_tail, "fields": extra}
     else:
         entry["result"] = codec.encode(result)
     _session.recording.calls.append(entry)
@@ -201,5 +204,6 @@ def _replay(name: str) -> Any:
         error = errors.CourseError.__new__(cls)
         errors.CourseError.__init__(error, failure["message"], hint=failure.get("hint", ""),
                                     log_tail=failure.get("log_tail", ""))
+        error.__dict__.update(failure.get("fields", {}))  # e.g. BuildFailed.step / .command
         raise error
     return codec.decode(entry["result"])

@@ -16,6 +16,7 @@ from ..progress import Progress
 from .client import client
 
 STEP_LINE = re.compile(r"^Step (\d+)/(\d+) : (.*)$")
+NOISE_PREFIXES = ("---> Running in ", "Removing intermediate container ")
 ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 
@@ -144,7 +145,7 @@ def _consume(chunk: dict, steps: list[BuildStep], errors: list[str],
             stripped = line.rstrip()
             if stripped.strip() == "---> Using cache":
                 steps[-1].cached = True
-            if stripped:
+            if stripped and not stripped.lstrip().startswith(NOISE_PREFIXES):
                 steps[-1].output.append(stripped)
             if stripped.startswith("Successfully built "):
                 return None

@@ -104,7 +104,8 @@ def run(image: str, *, name: str | None = None, ports_wanted: dict[int, int | No
         network: str | None = None,
         volumes: dict[str, dict[str, str]] | None = None, tmpfs: dict[str, str] | None = None,
         read_only: bool = False, restart: str | None = None, healthcheck: dict | None = None,
-        hostname: str | None = None, extra_cli: list[str] | None = None) -> ContainerInfo:
+        hostname: str | None = None, extra_cli: list[str] | None = None,
+        mounts: list | None = None) -> ContainerInfo:
     """``docker run``; published ports bind to 127.0.0.1 only.
 
     A wanted host port that is taken is replaced by a free one (the result's ``note`` says so),
@@ -129,7 +130,7 @@ def run(image: str, *, name: str | None = None, ports_wanted: dict[int, int | No
                   labels=labels.for_new_object(), user=user, mem_limit=mem_limit,
                   memswap_limit=memswap_limit,
                   network=network, volumes=volumes, tmpfs=tmpfs, read_only=read_only,
-                  hostname=hostname, healthcheck=healthcheck,
+                  hostname=hostname, healthcheck=healthcheck, mounts=mounts,
                   ports={f"{inner}/tcp": (ports.LOOPBACK, host) for inner, host in
                          published.items()})
     if restart:

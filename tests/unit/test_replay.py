@@ -52,6 +52,7 @@ def test_record_then_replay_gives_the_same_results(isolated, monkeypatch, capsys
     with pytest.raises(errors.BuildFailed, match="step 2 failed") as failure:
         broken()
     assert failure.value.log_tail == "boom"
+    assert failure.value.step == "2" and failure.value.command == "RUN false"
     assert [c.cli for c in journal.read("zz")] == ["docker run --rm calc 2+3",
                                                    "docker build -t broken ."]
     assert "$ docker run --rm calc 2+3" in capsys.readouterr().out
