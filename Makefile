@@ -7,10 +7,12 @@ NBVAL  := --nbval-current-env --nbval-cell-timeout=1200
 
 .PHONY: lab test unit live notebooks replay record lint bench images-archive preflight clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml lab-settings/overrides.json
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[lab,dev]'
+	mkdir -p $(VENV)/share/jupyter/lab/settings
+	cp lab-settings/overrides.json $(VENV)/share/jupyter/lab/settings/overrides.json
 	touch $(STAMP)
 
 ## Open the course in JupyterLab (live with an engine, replay without one).
