@@ -4,6 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 NBVAL  := --nbval-current-env --nbval-cell-timeout=1200
+LABARGS := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
 .PHONY: lab test unit live notebooks replay record lint bench images-archive preflight clean
 
@@ -19,10 +20,10 @@ $(STAMP): pyproject.toml lab-settings/overrides.json
 lab: $(STAMP)
 	@if $(PY) -c 'from helpers.engine.client import engine_available as e; raise SystemExit(not e())'; then \
 	  echo "Docker Engine found: the notebooks run live."; \
-	  $(VENV)/bin/jupyter lab notebooks/01_containers_vs_vms.ipynb; \
+	  $(VENV)/bin/jupyter lab $(LABARGS) notebooks/01_containers_vs_vms.ipynb; \
 	else \
 	  echo "No Docker Engine answered: the notebooks replay a recorded session (see README)."; \
-	  COURSE_MODE=replay $(VENV)/bin/jupyter lab notebooks/01_containers_vs_vms.ipynb; \
+	  COURSE_MODE=replay $(VENV)/bin/jupyter lab $(LABARGS) notebooks/01_containers_vs_vms.ipynb; \
 	fi
 
 ## Unit tests, live-engine tests and the notebooks (nbval-lax, live), then a leftovers check.

@@ -32,7 +32,9 @@ def _publish(html_text: str, plain: str) -> None:
 def show_cli(lines: Sequence[str]) -> None:
     """The equivalent commands, as a terminal would show them."""
     plain = "\n".join(f"$ {line}" for line in lines)
-    _publish(f'<div style="{CLI_STYLE}">{html.escape(plain)}</div>', plain)
+    # <pre> and the ignore classes keep JupyterLab's MathJax from reading "$(...)" as maths
+    _publish(f'<pre class="course-cli mathjax_ignore tex2jax_ignore" style="{CLI_STYLE}">'
+             f"{html.escape(plain)}</pre>", plain)
 
 
 def note(text: str, *, kind: str = "info") -> None:

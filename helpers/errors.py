@@ -59,6 +59,10 @@ class NotReady(CourseError):
     """A container or service did not become ready in time."""
 
 
+class ComposeFileInvalid(CourseError):
+    """A compose file Compose cannot read: bad YAML, or keys the Compose format does not know."""
+
+
 class ReplayMissing(CourseError):
     """Replay mode found no (or an outdated) recording for a helper call."""
 

@@ -53,7 +53,9 @@ def cli_line(context: Path, tag: str, dockerfile: str | None, build_args: dict[s
              target: str | None, network: str | None) -> str:
     parts = ["docker build", f"-t {tag}"]
     if dockerfile and dockerfile != "Dockerfile":
-        parts.append(f"-f {dockerfile}")
+        # a Dockerfile outside the context is passed by absolute path: show it from the root
+        shown = _display_path(Path(dockerfile)) if Path(dockerfile).is_absolute() else dockerfile
+        parts.append(f"-f {shown}")
     parts += [f"--build-arg {k}={v}" for k, v in build_args.items()]
     if target:
         parts.append(f"--target {target}")

@@ -1,0 +1,28 @@
+"""Image anatomy: read a ``docker save`` stream once and explain where its bytes go.
+
+``read_image`` turns the archive (legacy, OCI or containerd-store shape) into ordered layers;
+``analyse`` replays them to find wasted bytes, duplicates and secrets. Both are pure: they work
+on byte streams and files, never on the engine, so a saved archive gives the same answer.
+"""
+
+from helpers.anatomy.analysis import analyse, analyse_image, efficiency, short_step
+from helpers.anatomy.archive import ArchiveSource, read_image
+from helpers.anatomy.model import (
+    DuplicateGroup,
+    FileRecord,
+    ImageAnatomy,
+    ImageArchive,
+    Layer,
+    LayerContent,
+    LayerSummary,
+    SecretFinding,
+    VisibleFile,
+    WastedFile,
+)
+from helpers.anatomy.secrets import mask, redact
+
+__all__ = [
+    "ArchiveSource", "DuplicateGroup", "FileRecord", "ImageAnatomy", "ImageArchive", "Layer",
+    "LayerContent", "LayerSummary", "SecretFinding", "VisibleFile", "WastedFile", "analyse",
+    "analyse_image", "efficiency", "mask", "read_image", "redact", "short_step",
+]

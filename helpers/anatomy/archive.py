@@ -1,0 +1,236 @@
+"""Read the output of ``docker save`` as one forward-only stream, in any of its three shapes.
+
+* **legacy** (Engine 24 and older): ``manifest.json``, ``<id>/layer.tar`` and ``<config>.json``.
+  Engine 20.10 writes the layer tars *before* ``manifest.json`` and the config;
+* **OCI layout** (Engine 25+): ``oci-layout``, ``index.json``, ``blobs/sha256/…`` with
+  uncompressed layers named by their diff_id, plus a ``manifest.json``;
+* **containerd image store**: gzip- or zstd-compressed blobs named by their compressed digest,
+  ``index.json`` possibly pointing at a multi-platform index whose other platforms' blobs are
+  absent.
+
+Because the stream is read once and members come in whatever order the engine chose, every
+blob is identified by sniffing its first bytes (compression magic, JSON, tar header) and
+analysed as it passes, keyed by its path. Only when everything has been read are the layers
+put in order (:mod:`helpers.anatomy.layout`), from the manifest and the config's
+``rootfs.diff_ids`` and ``history``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import posixpath
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import IO, Any
+
+from helpers.anatomy.compression import compression_of, decompressing
+from helpers.anatomy.layerscan import KeepPredicate, normalise, scan_layer
+from helpers.anatomy.layout import SAVE_HINT, Collected, assemble
+from helpers.anatomy.model import ImageArchive
+from helpers.anatomy.secrets import ContentScanner
+from helpers.anatomy.tarstream import (
+    CHUNK,
+    DIRECTORY,
+    HARDLINK,
+    REGULAR,
+    SYMLINK,
+    ByteSource,
+    ChunkSupplier,
+    Member,
+    TarFormatError,
+    TarReader,
+    Truncated,
+    file_supplier,
+    looks_like_tar,
+)
+from helpers.errors import CourseError
+
+ArchiveSource = str | os.PathLike | bytes | bytearray | memoryview | IO[bytes] | Iterable[bytes]
+
+JSON_LIMIT = 16 << 20  # configs and manifests are kilobytes; SBOM attestations a few megabytes
+
+
+def read_image(source: ArchiveSource, *, keep: KeepPredicate | None = None,
+               scan_secrets: bool = True, platform: str | None = None,
+               tag: str | None = None) -> ImageArchive:
+    """Read a ``docker save`` archive once, sequentially, and return its layers in order.
+
+    ``source`` is a path, the archive's bytes, a binary file object, or an iterable of byte
+    chunks (what ``docker.models.images.Image.save()`` yields). ``keep(path)`` selects files
+    whose content each layer should keep in ``layer.files`` (say, ``var/lib/dpkg/status``);
+    keep it to a few small files, since kept content is held in memory. ``platform``
+    ("linux/arm64") and ``tag`` choose among several images or platforms in one archive.
+
+    Raises :class:`CourseError` for a truncated or damaged archive, a tar that is not an image,
+    or a layer that cannot be decompressed.
+    """
+    probe = ContentScanner() if scan_secrets else None
+    with _chunks(source) as supplier:
+        collected = _collect(supplier, keep, probe)
+    return assemble(collected, platform=platform, tag=tag)
+
+
+# --- opening the source -----------------------------------------------------------------------
+
+@contextlib.contextmanager
+def _chunks(source: ArchiveSource) -> Iterator[ChunkSupplier]:
+    if isinstance(source, (str, os.PathLike)):
+        path = Path(source)
+        try:
+            handle = path.open("rb")
+        except OSError as exc:
+            raise CourseError(f"Cannot open the image archive {path}: {exc.strerror}.",
+                              hint=SAVE_HINT) from None
+        with handle:
+            yield file_supplier(handle)
+    elif isinstance(source, (bytes, bytearray, memoryview)):
+        view = memoryview(source)
+        offsets = iter(range(0, len(view), CHUNK))
+        yield lambda: bytes(view[next(offsets, len(view)):][:CHUNK])
+    elif hasattr(source, "read"):
+        yield file_supplier(source)  # type: ignore[arg-type]
+    else:
+        yield _iterator_supplier(iter(source))
+
+
+def _iterator_supplier(iterator: Iterator[bytes]) -> ChunkSupplier:
+    """Chunks from an iterator; an empty chunk in the middle must not look like the end."""
+    def supply() -> bytes:
+        for chunk in iterator:
+            if chunk:
+                return chunk
+        return b""
+    return supply
+
+
+# --- one pass over the archive ----------------------------------------------------------------
+
+def _collect(supplier: ChunkSupplier, keep: KeepPredicate | None,
+             probe: ContentScanner | None) -> Collected:
+    outer = ByteSource(_guarded(supplier), "the image archive")
+    try:
+        outer = _maybe_decompress(outer)
+        head = outer.peek(512)
+        if not head:
+            raise CourseError("The image archive is empty (0 bytes).", hint=SAVE_HINT)
+        if not looks_like_tar(head):
+            raise CourseError("This is not a tar archive, so not the output of `docker save`.",
+                              hint=SAVE_HINT)
+        collected = Collected()
+        reader = TarReader(outer)
+        while (member := reader.next()) is not None:
+            _take_member(reader, member, collected, keep, probe)
+        return collected
+    except Truncated as exc:
+        raise CourseError(f"The image archive is truncated: {exc}.",
+                          hint="The export or copy was probably interrupted. " + SAVE_HINT
+                          ) from None
+    except TarFormatError as exc:
+        raise CourseError(f"The image archive is damaged: {exc}.", hint=SAVE_HINT) from None
+
+
+def _guarded(supplier: ChunkSupplier) -> ChunkSupplier:
+    """Turn read failures of the underlying file or HTTP stream into a readable error."""
+    def supply() -> bytes:
+        try:
+            return supplier()
+        except OSError as exc:
+            raise CourseError(f"Reading the image archive failed: {exc}.",
+                              hint=SAVE_HINT) from None
+    return supply
+
+
+def _maybe_decompress(outer: ByteSource) -> ByteSource:
+    """``docker save IMAGE | gzip`` is a common way to ship an archive: accept it too."""
+    magic = outer.peek(4)
+    supplier = decompressing(lambda: outer.read_some(CHUNK), magic, "the image archive")
+    return outer if supplier is None else ByteSource(supplier, "the image archive")
+
+
+def _take_member(reader: TarReader, member: Member, collected: Collected,
+                 keep: KeepPredicate | None, probe: ContentScanner | None) -> None:
+    name = normalise(member.name)
+    if len(collected.first_names) < 5:
+        collected.first_names.append(name)
+    if member.kind == DIRECTORY or not name:
+        return
+    if member.kind in (SYMLINK, HARDLINK):
+        target = member.linkname
+        if member.kind == SYMLINK:  # relative to the link's directory; hard links to the root
+            target = posixpath.normpath(posixpath.join(posixpath.dirname(name), target))
+        collected.links[name] = normalise(target)
+        return
+    if member.kind != REGULAR:
+        return
+    is_root_json = "/" not in name and (name.endswith(".json") or name == "repositories")
+    if is_root_json:
+        _take_json(reader, member.size, name, collected)
+    elif name.endswith("/layer.tar") or name.startswith("blobs/"):
+        _take_blob(reader, member.size, name, collected, keep, probe)
+
+
+def _take_json(reader: TarReader, size: int, name: str, collected: Collected) -> None:
+    if size > JSON_LIMIT:
+        collected.unreadable[name] = f"{name} is a JSON document too large to be metadata"
+        return
+    try:
+        collected.documents[name] = json.loads(reader.read_data())
+    except ValueError:
+        collected.unreadable[name] = f"{name} is not valid JSON"
+
+
+def _take_blob(reader: TarReader, size: int, name: str, collected: Collected,
+               keep: KeepPredicate | None, probe: ContentScanner | None) -> None:
+    """Sniff a blob and read it as JSON or as a layer, whatever its bytes say it is."""
+    head = reader.peek_data(512)
+    compression = compression_of(head)
+    if compression == "none" and head.lstrip()[:1] in (b"{", b"["):
+        if size > JSON_LIMIT:
+            collected.unreadable[name] = f"{name} is a JSON document too large to be metadata"
+        else:
+            _take_json(reader, size, name, collected)
+        return
+    if compression == "none" and size and not looks_like_tar(head):
+        collected.unreadable.setdefault(
+            name, f"layer {name} is neither a tar nor a gzip or zstd stream")
+        return
+    _take_layer(reader, size, name, head, compression, collected, keep, probe)
+
+
+def _take_layer(reader: TarReader, size: int, name: str, head: bytes, compression: str,
+                collected: Collected, keep: KeepPredicate | None,
+                probe: ContentScanner | None) -> None:
+    label = f"layer {name}"
+    supplier = reader.member_supplier()
+    diff_hash = None
+    if compression != "none":
+        supplier = decompressing(supplier, head, label) or supplier
+        diff_hash = hashlib.sha256()
+        supplier = _hashing(supplier, diff_hash)
+    src = ByteSource(supplier, label)
+    try:
+        content = scan_layer(src, keep=keep, probe=probe)
+        src.drain()
+    except TarFormatError as exc:
+        if exc.stream is reader.src:
+            raise  # the archive itself ended: not this layer's fault
+        collected.unreadable[name] = str(exc)  # starts with "layer <name>"
+        return
+    content.blob = name
+    content.blob_size = size
+    content.compression = compression
+    if diff_hash is not None:
+        content.computed_diff_id = "sha256:" + diff_hash.hexdigest()
+    collected.layers[name] = content
+
+
+def _hashing(supplier: ChunkSupplier, hasher: Any) -> ChunkSupplier:
+    """Hash a decompressed stream as it flows: its sha256 is the layer's diff_id."""
+    def supply() -> bytes:
+        chunk = supplier()
+        hasher.update(chunk)
+        return chunk
+    return supply
