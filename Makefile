@@ -26,9 +26,11 @@ lab: $(STAMP)
 	  COURSE_MODE=replay $(VENV)/bin/jupyter lab $(LABARGS) notebooks/01_containers_vs_vms.ipynb; \
 	fi
 
-## Unit tests, live-engine tests and the notebooks (nbval-lax, live), then a leftovers check.
+## Unit, live-engine and browser tests with the notebooks run live (nbval-lax), then the
+## notebooks replayed against their committed outputs (strict nbval), then a leftovers check.
 test: $(STAMP)
 	$(PY) -m pytest tests notebooks --nbval-lax $(NBVAL)
+	COURSE_MODE=replay $(PY) -m pytest notebooks --nbval $(NBVAL)
 	$(PY) -m helpers leftovers
 
 unit: $(STAMP)
@@ -39,6 +41,13 @@ live: $(STAMP)
 
 notebooks: $(STAMP)
 	$(PY) -m pytest notebooks --nbval-lax $(NBVAL)
+
+replay: $(STAMP)
+	COURSE_MODE=replay $(PY) -m pytest notebooks --nbval $(NBVAL)
+
+## Run every notebook live, refresh data/recordings/ and the notebooks' committed outputs.
+record: $(STAMP)
+	$(PY) -m helpers record
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

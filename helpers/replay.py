@@ -159,9 +159,58 @@ def action(func: F) -> F:
             _session.depth -= 1
         _store(name, captured, result=result)
         _show_commands(captured)
+        remember(name, result)
         return result
 
     return wrapper  # type: ignore[return-value]
+
+
+def results_path(notebook: str) -> Path:
+    return settings.state_dir() / "results" / f"{notebook}.json"
+
+
+def remember(name: str, result: Any) -> None:
+    """Keep each helper's latest result per notebook: notebook 10's dashboard reads them."""
+    try:
+        encoded = codec.encode(result)
+    except TypeError:
+        return
+    _remember_encoded(name, encoded)
+
+
+def _remember_encoded(name: str, encoded: Any) -> None:
+    path = results_path(_session.notebook)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        stored = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    except ValueError:
+        stored = {}
+    stored[name] = encoded
+    path.write_text(json.dumps(stored), encoding="utf-8")
+
+
+def latest_results(notebook: str) -> dict[str, Any]:
+    """A notebook's remembered results (its last run here), else those of its recording."""
+    path = results_path(notebook)
+    raw: dict[str, Any] = {}
+    if path.exists():
+        try:
+            raw = json.loads(path.read_text(encoding="utf-8"))
+        except ValueError:
+            raw = {}
+    if not raw and recording_path(notebook).exists():
+        try:
+            calls = json.loads(recording_path(notebook).read_text(encoding="utf-8"))["calls"]
+        except (ValueError, KeyError):
+            calls = []
+        raw = {call["call"]: call["result"] for call in calls if "result" in call}
+    decoded = {}
+    for name, value in raw.items():
+        try:
+            decoded[name] = codec.decode(value)
+        except (ValueError, TypeError, ImportError, AttributeError):
+            continue
+    return decoded
 
 
 def _store(name: str, captured: list[journal.Command], *, result: Any = None,
@@ -196,6 +245,8 @@ def _replay(name: str) -> Any:
     for command in commands:
         journal.append(command)
     _show_commands(commands)
+    if "result" in entry:
+        _remember_encoded(name, entry["result"])
     if "error" in entry:
         failure = entry["error"]
         cls = getattr(errors, failure["class"], errors.CourseError)

@@ -93,3 +93,15 @@ def test_stale_recording_is_detected(isolated, monkeypatch) -> None:
 def test_facts_view_renders_readable_sizes() -> None:
     html = Answer(5, 183_086_264)._repr_html_()
     assert "183 MB" in html and "size bytes" in html
+
+
+def test_latest_results_are_remembered_and_fall_back_to_the_recording(isolated,
+                                                                       monkeypatch) -> None:
+    monkeypatch.setenv("COURSE_MODE", "record")
+    replay.begin("zz")
+    add(1, 2)
+    add(3, 4)
+    assert replay.latest_results("zz")["add"] == Answer(7, 1234)
+    replay.results_path("zz").unlink()
+    assert replay.latest_results("zz")["add"] == Answer(7, 1234)  # last call in the recording
+    assert replay.latest_results("never-ran") == {}
