@@ -27,7 +27,7 @@ from .engine.cleanup import CleanupReport
 from .engine.client import EngineFacts
 from .engine.containers import ContainerInfo
 from .errors import BuildFailed as BuildFailed  # re-exported: notebooks catch it
-from .errors import CourseError, EngineUnavailable
+from .errors import CourseError
 from .replay import action
 from .resolver import ResolvedImage
 
@@ -51,12 +51,8 @@ class ExecResult(FactsView):
 
 def start(notebook: str) -> EngineFacts:
     """First cell of every notebook: choose live/replay, name the notebook, show the engine."""
-    try:
-        mode = replay.requested_mode()
-    except EngineUnavailable:
-        mode = "replay"
-    if mode == "live" and settings.require_engine():
-        client_mod.client()  # fail loudly under CI rather than replaying
+    if settings.require_engine() and not replay.replay_requested():
+        client_mod.client()  # under CI a missing engine fails loudly instead of replaying
     session = replay.begin(notebook)
     display.enable_figures()
     session.show_cli = False  # the banner comes first, then the commands behind it
@@ -66,9 +62,10 @@ def start(notebook: str) -> EngineFacts:
         session.show_cli = True
     if session.mode == "replay":
         recording = session.recording
-        display.note(f"Replay: no Docker Engine here, so this notebook shows a session recorded "
-                     f"on {recording.recorded_at if recording else '?'} with Docker Engine "
-                     f"{facts.server_version}. Commands and results are from that run.",
+        display.note(f"Replay: this notebook shows a session recorded on "
+                     f"{recording.recorded_at if recording else '?'} with Docker Engine "
+                     f"{facts.server_version}. No engine is used here: commands and results "
+                     "are from that run. With a running engine, the same cells run live.",
                      kind="warn")
     else:
         display.note(f"Live: Docker Engine {facts.server_version} (API {facts.api_version}, "

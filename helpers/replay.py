@@ -49,6 +49,11 @@ class _Session:
 _session = _Session()
 
 
+def replay_requested() -> bool:
+    """True when COURSE_MODE asks for replay explicitly (Binder, the strict nbval run)."""
+    return os.environ.get("COURSE_MODE", "").strip().lower() == "replay"
+
+
 def requested_mode() -> str:
     """COURSE_MODE if set; otherwise live when an engine answers, replay when none does."""
     wanted = os.environ.get("COURSE_MODE", "").strip().lower()
