@@ -1,0 +1,262 @@
+"""A private registry on the real engine: login, push, pull back, digests, and what goes wrong."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import docker
+import pytest
+import requests
+
+from helpers import catalog, course, journal, labels, ports, resolver, settings
+from helpers.engine import images, objects
+from helpers.engine import registry as reg
+from helpers.engine.cleanup import BASE_NOTEBOOK, cleanup
+from helpers.errors import CourseError, ImageUnavailable
+from helpers.lessons import registry as lesson
+
+HELLO = settings.APPS_DIR / "registry" / "hello"
+DOCKER_CONFIG = Path.home() / ".docker" / "config.json"
+
+
+def _config_snapshot() -> str | None:
+    return DOCKER_CONFIG.read_text() if DOCKER_CONFIG.exists() else None
+
+
+def _tool(image: resolver.ResolvedImage) -> tuple[str, str]:
+    if image.is_official:
+        return "python", resolver.resolve("python").reference
+    return "htpasswd", image.reference
+
+
+class Lab:
+    """One registry and two builds of the sample image, shared by the tests of this module."""
+
+    def __init__(self, scope: str) -> None:
+        self.scope = scope
+        self.image = resolver.resolve("registry")
+        tool, tool_image = _tool(self.image)
+        self.endpoint = reg.start_local(self.image.reference, name=f"{scope}-registry",
+                                        host_port=ports.free_port(), tool_image=tool_image,
+                                        tool=tool)
+        self.v1 = course.build_image(f"docker-course/{scope}-hello:1.0", context=HELLO,
+                                     build_args={"RELEASE": "1.0"})
+        self.v2 = course.build_image(f"docker-course/{scope}-hello:1.1", context=HELLO,
+                                     build_args={"RELEASE": "1.1"})
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory) -> Iterator[Lab]:
+    saved_state = os.environ.get("COURSE_STATE_DIR")
+    os.environ["COURSE_STATE_DIR"] = str(tmp_path_factory.mktemp("state"))
+    scope = f"test-{uuid.uuid4().hex[:8]}"
+    previous = labels.current_notebook()
+    labels.set_notebook(scope)
+    made = None
+    try:
+        made = Lab(scope)
+        yield made
+    finally:
+        if made is not None:
+            reg.forget(made.endpoint)
+        cleanup(scope)
+        labels.set_notebook(previous)
+        if saved_state is None:
+            os.environ.pop("COURSE_STATE_DIR", None)
+        else:
+            os.environ["COURSE_STATE_DIR"] = saved_state
+
+
+def _course_containers(scope: str) -> list[str]:
+    found = docker.from_env().containers.list(all=True, filters=labels.filters(scope))
+    return sorted(c.name for c in found)
+
+
+def test_standin_is_labelled_as_a_base_and_runs_like_registry_2(lab: Lab) -> None:
+    if lab.image.is_official:
+        pytest.skip("the official registry:2 is in use here")
+    assert lab.image.reference == catalog.get("registry").standin
+    attrs = docker.from_env().images.get(lab.image.reference).attrs
+    config = attrs["Config"]
+    assert config["Labels"][labels.NOTEBOOK_KEY] == BASE_NOTEBOOK
+    assert config["Entrypoint"] == ["/entrypoint.sh"]
+    assert config["Cmd"] == ["/etc/docker/registry/config.yml"]
+    assert "5000/tcp" in config["ExposedPorts"] and "/var/lib/registry" in config["Volumes"]
+    code, output = reg._run_tool(lab.image.reference, ["--version"], env={}, volumes={},
+                                 shown="--version")
+    assert code == 0 and "registry" in output and "2.8" in output
+
+
+def test_registry_listens_on_loopback_only(lab: Lab) -> None:
+    bindings = reg.port_bindings(lab.endpoint.container)
+    assert bindings and {b["host address"] for b in bindings} == {"127.0.0.1"}
+    host_config = docker.from_env().containers.get(lab.endpoint.container).attrs["HostConfig"]
+    assert {b["HostIp"] for b in host_config["PortBindings"]["5000/tcp"]} == {"127.0.0.1"}
+    # and from another address of this machine, nothing answers on that port
+    try:
+        other = socket.gethostbyname(socket.gethostname())
+    except OSError:
+        other = ""
+    if other and not other.startswith("127."):
+        with pytest.raises(requests.RequestException):
+            requests.get(f"http://{other}:{lab.endpoint.host_port}/v2/", timeout=3)
+
+
+def test_registry_refuses_anonymous_api_and_unauthenticated_push(lab: Lab) -> None:
+    reg.logout(lab.endpoint)
+    answer = reg.api_request(lab.endpoint, "/v2/_catalog", anonymous=True)
+    assert answer.status == 401 and "Basic" in answer.headers["WWW-Authenticate"]
+    target = lab.endpoint.repository("refused:1")
+    with pytest.raises(reg.PushFailed) as failure:
+        reg.push(lab.v1.tag, target, lab.endpoint, quiet=True)
+    assert isinstance(failure.value, CourseError)
+    assert "no basic auth credentials" in failure.value.message
+    assert "log in first" in failure.value.hint
+    assert images.inspect(target) is None  # the tag made for the push is gone again
+
+
+def test_wrong_password_is_one_clear_error_and_changes_nothing(lab: Lab) -> None:
+    before = _config_snapshot()
+    containers_before = _course_containers(lab.scope)
+    with pytest.raises(reg.LoginFailed) as failure:
+        lesson.login(lab.endpoint, password="not-the-password")
+    assert "refused the login of 'student'" in failure.value.message
+    assert "401" in failure.value.message and failure.value.hint
+    assert "not-the-password" not in failure.value.render()
+    assert not reg.logged_in(lab.endpoint.address)
+    assert _course_containers(lab.scope) == containers_before
+    assert _config_snapshot() == before
+
+
+def test_pushing_an_image_that_does_not_exist_is_clear_and_leaves_nothing(lab: Lab) -> None:
+    lesson.login(lab.endpoint)
+    containers_before = _course_containers(lab.scope)
+    with pytest.raises(ImageUnavailable, match="no image called"):
+        lesson.push(lab.endpoint, f"docker-course/{lab.scope}-missing:0", "missing:0")
+    assert images.inspect(lab.endpoint.repository("missing:0")) is None
+    assert _course_containers(lab.scope) == containers_before
+    assert reg.api_request(lab.endpoint, "/v2/course/missing/tags/list").status == 404
+
+
+def test_push_pull_round_trip_keeps_the_digest(lab: Lab) -> None:
+    before = _config_snapshot()
+    lesson.login(lab.endpoint)
+    pushed = lesson.push(lab.endpoint, lab.v1.tag, "hello:1.0")
+    assert pushed.digest.startswith("sha256:") and pushed.layers_sent == len(pushed.layers)
+    assert pushed.bytes_sent > 1_000_000  # the base layer went up
+    lesson.remove_local([pushed.reference, lab.v1.tag])
+    assert images.inspect(pushed.reference) is None
+    pulled = lesson.pull(lab.endpoint, "hello:1.0")
+    assert pulled.digest == pushed.digest
+    assert pulled.image_id == lab.v1.image_id  # the same config, so the same image
+    assert pulled.layers_downloaded >= 1
+    evidence = lesson.digest_evidence(lab.endpoint, "hello:1.0", pushed, pulled)
+    assert evidence["same as pushed"].all(), evidence
+    assert set(evidence["digest"]) == {pushed.digest}
+    assert _config_snapshot() == before  # docker login here never writes config.json
+
+
+def test_second_push_sends_only_the_new_layer(lab: Lab) -> None:
+    lesson.login(lab.endpoint)
+    lesson.push(lab.endpoint, lab.v1.tag if images.inspect(lab.v1.tag) else
+                lab.endpoint.repository("hello:1.0"), "hello:1.0")
+    second = lesson.push(lab.endpoint, lab.v2.tag, "hello:1.1")
+    assert second.layers_sent == 1 and second.layers_reused == len(second.layers) - 1
+    assert second.bytes_sent < 10_000 < second.bytes_reused
+    frame = lesson.reuse_frame({"1.1": second})
+    assert int(frame.loc["1.1", "bytes_sent"]) == second.bytes_sent
+    tags = lesson.tags(lab.endpoint, "hello")
+    assert {"1.0", "1.1"} <= set(tags.index)
+    assert tags.loc["1.1", "digest"] == second.digest
+    listed = lesson.catalog(lab.endpoint)
+    assert "course/hello" in listed.index
+
+
+def test_passwords_stay_out_of_results_journal_and_files(lab: Lab) -> None:
+    password = reg.generated_credentials(lab.endpoint.address).password
+    assert password not in repr(lab.endpoint) and password not in json.dumps(
+        lab.endpoint.__dict__)
+    lines = journal.journal_path().read_text(encoding="utf-8")
+    assert password not in lines and "REGISTRY_PASSWORD=***" in lines
+    secret_file = Path(lab.endpoint.password_file)
+    assert secret_file.read_text().strip() == password
+    assert oct(secret_file.stat().st_mode & 0o777) == "0o600"
+
+
+def test_password_file_made_with_python_works_for_the_official_image_path(scope) -> None:
+    """registry:2 has no htpasswd: the course makes the bcrypt file in the Python image."""
+    image = resolver.resolve("registry").reference
+    python = resolver.resolve("python").reference
+    endpoint = reg.start_local(image, name=f"{scope}-registry", host_port=ports.free_port(),
+                               tool_image=python, tool="python")
+    try:
+        assert reg.login(endpoint) == "Login Succeeded"
+        assert reg.api_request(endpoint, "/v2/_catalog").status == 200
+    finally:
+        reg.forget(endpoint)
+
+
+def test_cleanup_removes_the_registry_and_spares_hand_made_objects(scope, shell_image) -> None:
+    engine = docker.from_env()
+    mine = f"hand-made-{uuid.uuid4().hex[:6]}"
+    engine.containers.create(shell_image, ["true"], name=mine)
+    engine.volumes.create(mine)
+    engine.networks.create(mine)
+    image = resolver.resolve("registry")
+    tool, tool_image = _tool(image)
+    endpoint = reg.start_local(image.reference, name=f"{scope}-registry",
+                               host_port=ports.free_port(), tool_image=tool_image, tool=tool)
+    try:
+        report = cleanup(scope)
+        assert report.containers == [f"{scope}-registry"]
+        assert sorted(report.volumes) == [f"{scope}-registry-auth", f"{scope}-registry-data"]
+        assert engine.containers.list(all=True, filters=labels.filters(scope)) == []
+        assert engine.volumes.list(filters=labels.filters(scope)) == []
+        assert images.inspect(image.reference) is not None  # the base image is kept
+        engine.containers.get(mine)
+        engine.volumes.get(mine)
+        assert [n.name for n in engine.networks.list(names=[mine])] == [mine]
+    finally:
+        reg.forget(endpoint)
+        engine.containers.get(mine).remove(force=True)
+        engine.volumes.get(mine).remove()
+        for network in engine.networks.list(names=[mine]):
+            network.remove()
+
+
+def test_a_failed_start_leaves_nothing(scope) -> None:
+    """A registry image that cannot make the password file: no container, no volume remain."""
+    shell = resolver.resolve("shell").reference  # busybox has neither htpasswd nor python3
+    with pytest.raises(CourseError):
+        reg.start_local(resolver.resolve("registry").reference, name=f"{scope}-registry",
+                        host_port=ports.free_port(), tool_image=shell, tool="python")
+    assert _course_containers(scope) == []
+    assert docker.from_env().volumes.list(filters=labels.filters(scope)) == []
+    assert objects.remove_volume(f"{scope}-registry-auth") is False
+
+
+def test_pushing_under_another_name_mounts_every_blob(lab: Lab) -> None:
+    """The notebook's exercise: nothing is uploaded, the blobs are mounted across repositories."""
+    lesson.login(lab.endpoint)
+    source = lab.v1.tag if images.inspect(lab.v1.tag) else lab.endpoint.repository("hello:1.0")
+    original = lesson.push(lab.endpoint, source, "hello:1.0")
+    copy = lesson.push(lab.endpoint, source, "hello-copy:1.0")
+    assert copy.bytes_sent == 0 and copy.layers_reused == len(copy.layers)
+    assert all(row.status.startswith(("Mounted from", "Layer already exists"))
+               for row in copy.layers)
+    assert copy.digest == original.digest
+    assert "course/hello-copy" in lesson.catalog(lab.endpoint).index
+
+
+def test_pulling_a_tag_that_does_not_exist_is_clear(lab: Lab) -> None:
+    lesson.login(lab.endpoint)
+    with pytest.raises(reg.PullFailed, match=r"Pulling .*hello:9\.9 failed") as failure:
+        lesson.pull(lab.endpoint, "hello:9.9")
+    assert "manifest unknown" in failure.value.message.lower() or "not found" in \
+        failure.value.message.lower()
+    assert images.inspect(lab.endpoint.repository("hello:9.9")) is None
