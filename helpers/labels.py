@@ -10,6 +10,10 @@ from __future__ import annotations
 COURSE_KEY = "io.docker-course.managed"
 NOTEBOOK_KEY = "io.docker-course.notebook"
 COURSE_VALUE = "true"
+# Images get keys of their own: a container inherits its image's labels, and a learner's own
+# `docker run` of a course image must not look like something the course may remove.
+IMAGE_KEY = "io.docker-course.image"
+IMAGE_NOTEBOOK_KEY = "io.docker-course.image-notebook"
 
 _current_notebook = "adhoc"
 
@@ -29,6 +33,18 @@ def current_notebook() -> str:
 def for_new_object(notebook: str | None = None) -> dict[str, str]:
     """Labels for a container, image, volume or network the course is about to create."""
     return {COURSE_KEY: COURSE_VALUE, NOTEBOOK_KEY: notebook or _current_notebook}
+
+
+def for_new_image(notebook: str | None = None) -> dict[str, str]:
+    """Labels for an image the course builds or imports."""
+    return {IMAGE_KEY: COURSE_VALUE, IMAGE_NOTEBOOK_KEY: notebook or _current_notebook}
+
+
+def image_filters(notebook: str | None = None) -> dict[str, list[str]]:
+    wanted = [f"{IMAGE_KEY}={COURSE_VALUE}"]
+    if notebook:
+        wanted.append(f"{IMAGE_NOTEBOOK_KEY}={notebook}")
+    return {"label": wanted}
 
 
 def filters(notebook: str | None = None) -> dict[str, list[str]]:

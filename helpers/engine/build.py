@@ -102,7 +102,7 @@ def build(context: Path, tag: str, *, dockerfile: str | None = None,
             stream = client().api.build(
                 path=str(context), dockerfile=dockerfile, tag=tag, buildargs=build_args,
                 target=target, network_mode=network,
-                labels=labels.for_new_object(owner_notebook),
+                labels=labels.for_new_image(owner_notebook),
                 rm=True, forcerm=True, nocache=no_cache, decode=True)
             for chunk in stream:
                 image_id = _consume(chunk, steps, errors, progress) or image_id

@@ -60,8 +60,8 @@ def cleanup(notebook: str | None = None, *, images: bool = True,
         except docker.errors.APIError:
             pass
     if images:
-        for image in engine.images.list(filters=wanted):
-            owner = (image.labels or {}).get(labels.NOTEBOOK_KEY, "")
+        for image in engine.images.list(filters=labels.image_filters(notebook)):
+            owner = (image.labels or {}).get(labels.IMAGE_NOTEBOOK_KEY, "")
             if owner == BASE_NOTEBOOK and not include_bases:
                 continue
             for reference in image.tags or [image.id]:

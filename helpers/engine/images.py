@@ -148,7 +148,7 @@ def remove(reference: str, *, force: bool = False) -> bool:
 
 def list_course_images(notebook: str | None = None) -> list[ImageFacts]:
     """Images the course labelled (all of them, or one notebook's)."""
-    images = client().images.list(filters=labels.filters(notebook))
+    images = client().images.list(filters=labels.image_filters(notebook))
     found = []
     for image in images:
         reference = image.tags[0] if image.tags else image.id

@@ -43,4 +43,4 @@ def base_labels() -> list[str]:
     from .. import labels
     from ..engine.cleanup import BASE_NOTEBOOK
 
-    return [f"LABEL {key}={value}" for key, value in labels.for_new_object(BASE_NOTEBOOK).items()]
+    return [f"LABEL {key}={value}" for key, value in labels.for_new_image(BASE_NOTEBOOK).items()]

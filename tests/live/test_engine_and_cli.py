@@ -98,3 +98,17 @@ def test_course_refuses_a_volume_it_did_not_make(scope) -> None:
         engine.volumes.get(name)  # still there
     finally:
         engine.volumes.get(name).remove()
+
+
+def test_a_learners_container_from_a_course_image_is_not_the_courses(scope, shell_image) -> None:
+    """Containers inherit image labels: course images must not mark them as course-made."""
+    engine = docker.from_env()
+    mine = engine.containers.create(shell_image, ["true"], name=f"learner-{uuid.uuid4().hex[:6]}")
+    try:
+        assert labels.COURSE_KEY not in (mine.labels or {})
+        cleanup()
+        engine.containers.get(mine.id)
+        with pytest.raises(Exception, match="course did not create it"):
+            containers.remove_if_ours(mine.name)
+    finally:
+        mine.remove(force=True)

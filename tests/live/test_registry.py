@@ -83,7 +83,7 @@ def test_standin_is_labelled_as_a_base_and_runs_like_registry_2(lab: Lab) -> Non
     assert lab.image.reference == catalog.get("registry").standin
     attrs = docker.from_env().images.get(lab.image.reference).attrs
     config = attrs["Config"]
-    assert config["Labels"][labels.NOTEBOOK_KEY] == BASE_NOTEBOOK
+    assert config["Labels"][labels.IMAGE_NOTEBOOK_KEY] == BASE_NOTEBOOK
     assert config["Entrypoint"] == ["/entrypoint.sh"]
     assert config["Cmd"] == ["/etc/docker/registry/config.yml"]
     assert "5000/tcp" in config["ExposedPorts"] and "/var/lib/registry" in config["Volumes"]
