@@ -1,0 +1,290 @@
+"""Notebook 07: the default bridge, user-defined bridges, and who can reach whom.
+
+A small lab of web servers (busybox ``httpd`` on port 8080) on three networks: two containers on
+a user-defined bridge A, one on a user-defined bridge B, two on the engine's default bridge.
+Every container then tries every other one, by name and by IP address; the result is a
+DataFrame and a heatmap. The chart functions here are pure: they take the DataFrame only.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import pandas as pd
+from matplotlib.colors import ListedColormap
+from matplotlib.figure import Figure
+from matplotlib.patches import Patch
+
+from .. import journal, labels
+from ..engine import containers, objects
+from ..engine import networking as net
+from ..engine.networking import ProbeOutcome
+from ..replay import action
+
+DEFAULT_BRIDGE = "bridge"
+LAB_PORT = 8080
+BUILTIN_NETWORKS = ["bridge", "host", "none"]
+# The served page names its container, so a probe's answer shows who answered.
+SERVER_COMMAND = ['sh', '-c', 'mkdir -p /www && echo "hello from $SERVER_NAME" > /www/index.html'
+                  ' && exec httpd -f -p 8080 -h /www']
+
+OUTCOME_COLOURS = {"reachable": "#16a34a", "refused": "#ea580c", "no answer": "#dc2626",
+                   "name not resolved": "#94a3b8"}
+OUTCOME_MARKS = {"reachable": "yes", "refused": "refused", "no answer": "no",
+                 "name not resolved": "no DNS"}
+OUTCOME_MEANINGS = {"reachable": "yes: connected",
+                    "refused": "refused: reached, but nothing listens",
+                    "no answer": "no: no answer (isolated networks)",
+                    "name not resolved": "no DNS: the name does not resolve"}
+
+
+@dataclass(frozen=True)
+class LabMember:
+    container: str
+    network: str  # "bridge" is the engine's default bridge
+
+
+def lab_layout(prefix: str = "course-07") -> list[LabMember]:
+    """Who sits where: two on bridge A, one on bridge B, two on the default bridge."""
+    return [LabMember(f"{prefix}-a1", f"{prefix}-net-a"),
+            LabMember(f"{prefix}-a2", f"{prefix}-net-a"),
+            LabMember(f"{prefix}-b1", f"{prefix}-net-b"),
+            LabMember(f"{prefix}-d1", DEFAULT_BRIDGE),
+            LabMember(f"{prefix}-d2", DEFAULT_BRIDGE)]
+
+
+def _network_label(name: str) -> str:
+    return "bridge (default)" if name == DEFAULT_BRIDGE else name
+
+
+@action
+def network_table(notebook: str | None = None) -> pd.DataFrame:
+    """``docker network ls``: the three networks every engine has, plus this notebook's."""
+    scope = notebook or labels.current_notebook()
+    journal.record("docker network ls")
+    rows = net.network_rows(BUILTIN_NETWORKS, notebook=scope)
+    frame = pd.DataFrame([{"network": r.name, "driver": r.driver, "scope": r.scope,
+                           "subnet": r.subnet or "–", "internal": r.internal,
+                           "containers attached": r.containers} for r in rows],
+                         columns=["network", "driver", "scope", "subnet", "internal",
+                                  "containers attached"])
+    order = {name: i for i, name in enumerate(BUILTIN_NETWORKS)}
+    frame["_order"] = [order.get(name, 9) for name in frame["network"]]
+    return frame.sort_values(["_order", "network"]).drop(columns="_order").set_index("network")
+
+
+def _wait_listening(name: str, port: int, timeout: float = 10) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        code, _, _ = net.exec_quiet(name, ["nc", "-w", "1", "127.0.0.1", str(port)])
+        if code == 0:
+            return
+        time.sleep(0.2)
+
+
+@action
+def start_lab(image: str, prefix: str = "course-07") -> pd.DataFrame:
+    """Create bridges A and B and start the five lab web servers; where each one landed."""
+    layout = lab_layout(prefix)
+    for network in dict.fromkeys(m.network for m in layout):
+        if network != DEFAULT_BRIDGE:
+            objects.create_network(network)
+    for member in layout:
+        extra = [] if member.network == DEFAULT_BRIDGE else [f"--network {member.network}"]
+        containers.run(image, name=member.container, command=SERVER_COMMAND,
+                       env={"SERVER_NAME": member.container},
+                       network=None if member.network == DEFAULT_BRIDGE else member.network,
+                       extra_cli=extra)
+    for member in layout:
+        _wait_listening(member.container, LAB_PORT)
+    return endpoints_table([m.container for m in layout], nameserver=True)
+
+
+@action
+def endpoints_table(names: list[str], *, nameserver: bool = False) -> pd.DataFrame:
+    """``docker inspect``: each container's networks and addresses (and its DNS server)."""
+    journal.record("docker inspect --format '{{json .NetworkSettings.Networks}}' "
+                   + " ".join(names))
+    rows = []
+    for name in names:
+        servers = ", ".join(net.nameservers(name)) if nameserver else ""
+        for endpoint in net.endpoints(name):
+            row = {"container": name, "network": _network_label(endpoint.network),
+                   "IP address": endpoint.ip,
+                   "aliases": ", ".join(endpoint.aliases) or "–"}
+            if nameserver:
+                row["DNS server (resolv.conf)"] = servers
+            rows.append(row)
+    return pd.DataFrame(rows).set_index("container")
+
+
+def _targets_of(members: list[LabMember], port: int) -> tuple[list[dict], dict[str, str]]:
+    """Each target twice: by name and by its IP address on its own network."""
+    specs, addresses = [], {}
+    for member in members:
+        ip = net.ip_address(member.container, member.network)
+        addresses[member.container] = ip
+        for by, address in (("name", member.container), ("IP", ip)):
+            specs.append({"target": member.container, "target network":
+                          _network_label(member.network), "by": by, "address": address,
+                          "port": port})
+    return specs, addresses
+
+
+def _probe_rows(source: str, source_network: str, specs: list[dict]) -> list[dict]:
+    outcomes = net.probe_from_container(source, [(s["address"], s["port"]) for s in specs])
+    by_address = {(o.target, o.port): o for o in outcomes}
+    rows = []
+    for spec in specs:
+        outcome = by_address.get((spec["address"], spec["port"]))
+        rows.append({"source": source, "source network": source_network, **spec,
+                     "outcome": outcome.outcome if outcome else "no answer",
+                     "detail": outcome.detail if outcome else "no result"})
+    return rows
+
+
+COLUMNS = ["source", "source network", "target", "target network", "by", "address", "port",
+           "outcome", "detail"]
+
+
+@action
+def name_resolution(prefix: str = "course-07") -> pd.DataFrame:
+    """One neighbour on a user-defined bridge, one on the default bridge: by name, by IP."""
+    layout = {m.container: m for m in lab_layout(prefix)}
+    pairs = [(f"{prefix}-a1", f"{prefix}-a2"), (f"{prefix}-d1", f"{prefix}-d2")]
+    rows = []
+    for source, target in pairs:
+        specs, _ = _targets_of([layout[target]], LAB_PORT)
+        found = {r["by"]: r for r in _probe_rows(source, layout[source].network, specs)}
+        rows.append({"network": _network_label(layout[source].network), "from": source,
+                     "to": target, "DNS server": ", ".join(net.nameservers(source)),
+                     "by name": found["name"]["outcome"], "by IP": found["IP"]["outcome"],
+                     "answer by name": found["name"]["detail"]})
+    return pd.DataFrame(rows).set_index("network")
+
+
+@action
+def connectivity_matrix(prefix: str = "course-07") -> pd.DataFrame:
+    """Every lab container tries every other one, by name and by IP (one row per attempt)."""
+    layout = lab_layout(prefix)
+    specs, _ = _targets_of(layout, LAB_PORT)
+    rows = []
+    for member in layout:
+        mine = [s for s in specs if s["target"] != member.container]
+        rows += _probe_rows(member.container, _network_label(member.network), mine)
+    return pd.DataFrame(rows, columns=COLUMNS)
+
+
+@action
+def probe(source: str, target: str, port: int = LAB_PORT, *, by: str = "name") -> ProbeOutcome:
+    """From inside ``source``: does ``target`` (a container name) accept a connection?"""
+    address = target if by == "name" else net.ip_address(target)
+    return net.probe_from_container(source, [(address, port)])[0]
+
+
+@action
+def connect(container: str, network: str, aliases: list[str] | None = None) -> pd.DataFrame:
+    """``docker network connect``: the container gets one more interface; its networks now."""
+    net.connect(network, container, aliases=aliases)
+    return endpoints_table([container])
+
+
+@action
+def disconnect(container: str, network: str) -> pd.DataFrame:
+    """``docker network disconnect``: that interface goes away; the container's networks now."""
+    net.disconnect(network, container)
+    return endpoints_table([container])
+
+
+@action
+def reachability(image: str, sources: list[str], targets: list[tuple[str, int]], *,
+                 prefix: str = "course-07") -> pd.DataFrame:
+    """From a fresh container on each network in ``sources``: which targets answer?
+
+    ``targets`` are ``(container name, port)`` pairs, each tried by name and by IP address.
+    A probe container is started per source network and removed afterwards.
+    """
+    specs = []
+    for target, port in targets:
+        endpoint = net.endpoints(target)[0]
+        for by, address in (("name", target), ("IP", endpoint.ip)):
+            specs.append({"target": f"{target}:{port}", "target network":
+                          _network_label(endpoint.network), "by": by, "address": address,
+                          "port": port})
+    rows = []
+    for number, network in enumerate(sources, start=1):
+        name = f"{prefix}-probe{number}"
+        extra = [] if network == DEFAULT_BRIDGE else [f"--network {network}"]
+        containers.run(image, name=name, command=["sleep", "120"],
+                       network=None if network == DEFAULT_BRIDGE else network, extra_cli=extra)
+        try:
+            for row in _probe_rows(name, _network_label(network), specs):
+                row["source"] = f"a container on {row['source network']}"
+                rows.append(row)
+        finally:
+            containers.remove(name)
+    return pd.DataFrame(rows, columns=COLUMNS)
+
+
+# --- pure: tables and charts from the probe DataFrame ----------------------------------------
+
+def matrix_table(frame: pd.DataFrame, by: str = "name") -> pd.DataFrame:
+    """Sources as rows, targets as columns, the outcome in each cell ("—": itself)."""
+    part = frame[frame["by"] == by]
+    table = part.pivot_table(index="source", columns="target", values="outcome",
+                             aggfunc="first", sort=False)
+    return table.reindex(columns=_same_order(list(table.index), list(table.columns))) \
+        .fillna("—")
+
+
+def _same_order(sources: list[str], targets: list[str]) -> list[str]:
+    """Targets in the sources' order (so "itself" falls on the diagonal), others after."""
+    return [s for s in sources if s in targets] + [t for t in targets if t not in sources]
+
+
+def _axis_labels(frame: pd.DataFrame, who: str) -> list[str]:
+    pairs = dict(zip(frame[who], frame[f"{who} network"], strict=False))
+    return [f"{name}\n[{network}]" if not name.startswith("a container") else name
+            for name, network in pairs.items()]
+
+
+def matrix_chart(frame: pd.DataFrame, *,
+                 title: str = "Who reaches whom (TCP connection from source to target)") -> Figure:
+    """A heatmap per way of addressing (by name, by IP): green reached, red no answer …"""
+    ways = [by for by in ("name", "IP") if by in set(frame["by"])]
+    sources = list(dict.fromkeys(frame["source"]))
+    targets = _same_order(sources, list(dict.fromkeys(frame["target"])))
+    outcomes = list(OUTCOME_COLOURS)
+    colours = ListedColormap(["#ffffff", *OUTCOME_COLOURS.values()])
+    figure = Figure(figsize=(4.6 * len(ways) + 1.2, 0.6 * len(sources) + 2.6),
+                    layout="constrained")
+    axes_list = figure.subplots(1, len(ways), squeeze=False)[0]
+    source_labels = _axis_labels(frame.drop_duplicates("source"), "source")
+    target_networks = dict(zip(frame["target"], frame["target network"], strict=False))
+    target_labels = [f"{t}\n[{target_networks[t]}]" for t in targets]
+    for axes, by in zip(axes_list, ways, strict=True):
+        part = frame[frame["by"] == by]
+        cells = {(r.source, r.target): r.outcome for r in part.itertuples()}
+        grid = [[(outcomes.index(cells[(s, t)]) + 1) if (s, t) in cells else 0 for t in targets]
+                for s in sources]
+        axes.imshow(grid, cmap=colours, vmin=0, vmax=len(outcomes), aspect="auto")
+        for row, source in enumerate(sources):
+            for column, target in enumerate(targets):
+                outcome = cells.get((source, target))
+                axes.text(column, row, OUTCOME_MARKS.get(outcome, "—") if outcome else "—",
+                          ha="center", va="center", fontsize=8,
+                          color="white" if outcome in ("reachable", "no answer") else "black")
+        axes.set_xticks(range(len(targets)), target_labels, fontsize=7, rotation=35,
+                        ha="right", rotation_mode="anchor")
+        axes.set_yticks(range(len(sources)), source_labels if axes is axes_list[0] else
+                        [""] * len(sources), fontsize=7)
+        axes.set_xlabel("target container [its network]")
+        axes.set_title(f"by {'container name' if by == 'name' else 'IP address'}")
+        axes.tick_params(length=0)
+    axes_list[0].set_ylabel("source (probe runs inside it)")
+    figure.suptitle(title)
+    figure.legend(handles=[Patch(color=colour, label=OUTCOME_MEANINGS[outcome])
+                           for outcome, colour in OUTCOME_COLOURS.items()],
+                  loc="outside lower center", ncols=2, fontsize=8)
+    return figure
