@@ -4,9 +4,13 @@
   content) into a :class:`ScanResult`; :func:`write_report` writes one in those formats.
 * :func:`scan_archive` is the built-in offline scanner: the image's own package databases
   (:mod:`.inventory`, whose :func:`wants` is the archive reader's ``keep=`` filter) matched
-  against the advisory snapshot in ``data/advisories``.
+  against the advisory snapshot in ``data/advisories``; :func:`scan_source` does the same
+  straight from a ``docker save`` stream or file.
+* :func:`origins_frame` says where each finding came from: layer, Dockerfile step,
+  requirement line, and whether the package is direct, "via" another one, or the base's.
 * :func:`run_scanner` runs an installed tool; :func:`available_scanners` says which can run.
 * :func:`compare` is the before/after table; :func:`write_sbom` the CycloneDX export.
+* ``python -m helpers scan`` / ``report`` (:mod:`.cli`) print the same table in a terminal.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from .advisories import AdvisoryIndex, load_snapshot
 from .compare import Comparison, compare
 from .inventory import KEEP, Inventory, inventory, wants
 from .model import SEVERITIES, Finding, Package, ScanResult, findings_frame, normalize_severity
+from .origins import describe_step, origins_frame
 from .reports import (
     SAMPLE_REPORTS,
     ReportError,
@@ -24,7 +29,7 @@ from .reports import (
     write_report,
 )
 from .sbom import to_cyclonedx_json, write_sbom
-from .scanner import scan_archive, scan_packages
+from .scanner import scan_archive, scan_packages, scan_source
 from .tools import (
     ScannerStatus,
     ScannerUnavailable,
@@ -48,16 +53,19 @@ __all__ = [
     "ScannerUnavailable",
     "available_scanners",
     "compare",
+    "describe_step",
     "detect_format",
     "findings_frame",
     "inventory",
     "load_snapshot",
     "normalize_severity",
+    "origins_frame",
     "parse_report",
     "read_report",
     "run_scanner",
     "scan_archive",
     "scan_packages",
+    "scan_source",
     "scanner_status",
     "to_cyclonedx_json",
     "wants",

@@ -26,6 +26,8 @@ from email.parser import HeaderParser
 from typing import TYPE_CHECKING, Any, Protocol
 
 from debian.deb822 import Deb822
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import canonicalize_name
 
 from . import ecosystems
 from .model import Package
@@ -198,8 +200,28 @@ def parse_python_metadata(data: bytes, *, location: str) -> list[Package]:
         name, version = _name_version_from_dir(location)
     if not (name and version):
         return []
+    requires = _requirements(headers.get_all("Requires-Dist") or [])
     return [Package(name=name, version=version, type="python", ecosystem="PyPI",
-                    purl=ecosystems.purl_for("python", name, version), location=location)]
+                    purl=ecosystems.purl_for("python", name, version), location=location,
+                    requires=requires)]
+
+
+def _requirements(lines: Iterable[str]) -> tuple[str, ...]:
+    """PEP 503 names of ``Requires-Dist`` lines, leaving out those only an extra asks for.
+
+    Other markers (``python_version < "3.10"``) are kept: if the package is installed next to
+    this one, this one is a likely reason it is there.
+    """
+    names: dict[str, None] = {}
+    for line in lines:
+        try:
+            requirement = Requirement(str(line))
+        except InvalidRequirement:
+            continue
+        if requirement.marker is not None and "extra" in str(requirement.marker):
+            continue
+        names[canonicalize_name(requirement.name)] = None
+    return tuple(sorted(names))
 
 
 def _name_version_from_dir(location: str) -> tuple[str, str]:

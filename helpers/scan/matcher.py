@@ -31,12 +31,14 @@ def match_package(package: Package, index: AdvisoryIndex) -> list[Finding]:
     scheme = scheme_for(package.ecosystem)
     if scheme is None:
         return []
-    verdicts: dict[str, tuple[Advisory, set[str]]] = {}
+    # fixed versions in a dict (insertion order), not a set: a set of strings iterates in an
+    # order that changes with every run's hash seed
+    verdicts: dict[str, tuple[Advisory, dict[str, None]]] = {}
     hit: set[str] = set()
     for name, version in _lookups(package):
         for advisory, affected in index.candidates(package.ecosystem, [name]):
-            entry = verdicts.setdefault(advisory.id, (advisory, set()))
-            entry[1].update(newer_fixes(scheme, version, affected.ranges))
+            entry = verdicts.setdefault(advisory.id, (advisory, {}))
+            entry[1].update(dict.fromkeys(newer_fixes(scheme, version, affected.ranges)))
             if is_affected(scheme, version, affected.ranges, affected.versions):
                 hit.add(advisory.id)
     findings = []

@@ -134,6 +134,8 @@ class Package:
     ``ecosystem`` is the OSV ecosystem the advisories use (``PyPI``, ``Debian:12``,
     ``Alpine:v3.19``; a bare ``Debian`` when the release is unknown). Debian advisories are
     filed per *source* package, so the source name and version are kept next to the binary ones.
+    ``requires`` lists (PEP 503 names) what a Python package says it needs (``Requires-Dist``,
+    extras left out): it tells a direct requirement from one pulled in "via" another package.
     """
 
     name: str
@@ -147,6 +149,7 @@ class Package:
     step: str = ""
     source_name: str = ""
     source_version: str = ""
+    requires: tuple[str, ...] = ()
 
 
 def summarize(findings: Iterable[Finding]) -> dict[str, int]:

@@ -13,7 +13,7 @@ from typing import Any
 
 from . import matcher
 from .advisories import AdvisoryIndex, load_snapshot
-from .inventory import NOTHING_TO_INVENTORY, inventory
+from .inventory import NOTHING_TO_INVENTORY, inventory, wants
 from .model import Package, ScanResult
 from .versions import ecosystem_family, scheme_for
 
@@ -63,5 +63,22 @@ def scan_archive(archive: Any, *, target: str | None = None,
     inventory", not an error: a scratch image is a valid (and instructive) case.
     """
     found = inventory(archive)
-    name = target or str(getattr(archive, "name", "") or getattr(archive, "tag", "") or "image")
+    tags = list(getattr(archive, "repo_tags", None) or [])
+    name = target or str(getattr(archive, "name", "") or getattr(archive, "tag", "")
+                         or (tags[0] if tags else "") or "image")
     return scan_packages(found.packages, target=name, snapshot=snapshot)
+
+
+def scan_source(source: Any, *, target: str | None = None,
+                snapshot: AdvisoryIndex | str | Path | None = None) -> ScanResult:
+    """Scan a ``docker save`` archive given as a path, bytes, a file object or byte chunks
+    (``images.export_stream(reference)``): read once as a stream, keeping only the files the
+    inventory reads, so nothing is unpacked to disk.
+
+    A damaged, truncated or non-image archive is a :class:`~helpers.errors.CourseError` from
+    the archive reader; an image without package databases a result that says so.
+    """
+    from ..anatomy.archive import read_image
+
+    archive = read_image(source, keep=wants)
+    return scan_archive(archive, target=target, snapshot=snapshot)

@@ -168,19 +168,28 @@ def newer_fixes(scheme: Scheme, installed: str, ranges: Iterable[dict[str, Any]]
     return sort_versions(scheme, fixes)
 
 
+def _spelling_key(version: Any, text: str) -> tuple[bool, int, str]:
+    """Which of several spellings of one version to show: the canonical one (``str`` of the
+    parsed version, e.g. PEP 440's ``2022.12.7``), else the shortest, else the first in text
+    order. It depends on the spellings only, never on the order they arrive in."""
+    return (text != str(version), len(text), text)
+
+
 def sort_versions(scheme: Scheme, values: Iterable[str]) -> list[str]:
-    """Ascending by the ecosystem's rules, equal versions once; as given if any cannot parse."""
+    """Ascending by the ecosystem's rules, equal versions once; as given if any cannot parse.
+
+    Equal versions spelled differently (``2022.12.7`` and ``2022.12.07``) give one entry, spelt
+    as :func:`_spelling_key` chooses, so the result does not depend on the input order.
+    """
     values = list(dict.fromkeys(values))
     parsed = [(safe_parse(scheme, value), value) for value in values]
     if not all(version is not None for version, _ in parsed):
         return values
-    ordered: list[str] = []
-    previous = None
-    for version, value in sorted(parsed, key=lambda pair: pair[0]):
-        if previous is None or version != previous:  # 2022.12.7 and 2022.12.07 are one
-            ordered.append(value)
-        previous = version
-    return ordered
+    ordered: list[tuple[Any, str]] = []
+    for version, value in sorted(parsed, key=lambda pair: (pair[0], *_spelling_key(*pair))):
+        if not ordered or version != ordered[-1][0]:
+            ordered.append((version, value))
+    return [value for _, value in ordered]
 
 
 def _listed(scheme: Scheme, installed: str, parsed: Any | None, versions: Iterable[str]) -> bool:

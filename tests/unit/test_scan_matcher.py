@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
 import pytest
 
 from helpers.scan.advisories import AdvisoryIndex, advisory_from_osv
@@ -15,6 +21,8 @@ from helpers.scan.versions import (
     newer_fixes,
     sort_versions,
 )
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _range(*events: dict[str, str]) -> list[dict[str, object]]:
@@ -90,7 +98,45 @@ def test_fixes_listed_ascending_and_only_newer() -> None:
     assert newer_fixes(PYPI, "2.0.1", ranges) == ["2.2.5", "2.3.2"]
     assert newer_fixes(PYPI, "2.3.0", ranges) == ["2.3.2"]
     assert sort_versions(PYPI, ["2022.12.07", "2022.12.7", "2021.1"]) == ["2021.1",
-                                                                          "2022.12.07"]
+                                                                          "2022.12.7"]
+
+
+@pytest.mark.parametrize("values", [
+    ["2022.12.07", "2022.12.7", "2021.1"],
+    ["2022.12.7", "2022.12.07", "2021.1"],
+    ["2021.1", "2022.12.07", "2022.12.7"],
+])
+def test_equal_versions_spelt_differently_give_one_spelling_whatever_the_order(
+        values: list[str]) -> None:
+    # the canonical PEP 440 spelling wins, whichever arrives first
+    assert sort_versions(PYPI, values) == ["2021.1", "2022.12.7"]
+    # with no canonical spelling present, the choice still ignores the order
+    assert sort_versions(PYPI, ["1.0.01", "1.0.001"]) == sort_versions(
+        PYPI, ["1.0.001", "1.0.01"]) == ["1.0.01"]
+
+
+def test_fixed_versions_do_not_depend_on_the_hash_seed() -> None:
+    """Two OSV entries name one fix as 2022.12.07 and 2022.12.7: same row under every seed."""
+    script = textwrap.dedent("""
+        from helpers.scan.advisories import AdvisoryIndex, advisory_from_osv
+        from helpers.scan.matcher import match
+        from helpers.scan.model import Package
+        entries = [("2017.11.05", "2022.12.07"), ("2017.11.5", "2022.12.7")]
+        record = {"id": "PYSEC-X", "aliases": ["CVE-2022-23491"], "affected": [
+            {"package": {"ecosystem": "PyPI", "name": "certifi"},
+             "ranges": [{"type": "ECOSYSTEM",
+                         "events": [{"introduced": a}, {"fixed": f}]}]} for a, f in entries]}
+        index = AdvisoryIndex(advisories=[advisory_from_osv(record)])
+        package = Package(name="certifi", version="2021.5.30", type="python", ecosystem="PyPI")
+        print(match([package], index)[0].fixed)
+    """)
+    seen = set()
+    for seed in range(8):
+        env = {**os.environ, "PYTHONHASHSEED": str(seed)}
+        done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                              env=env, cwd=REPO, check=True)
+        seen.add(done.stdout.strip())
+    assert seen == {"2022.12.7"}
 
 
 def test_ecosystem_release_matching() -> None:

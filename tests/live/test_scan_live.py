@@ -1,0 +1,127 @@
+"""The built-in scanner on real images: the app with its 2021 pins, the same app bumped, the
+command line on images and on saved archives, and bad input (exit 2, one readable line)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from helpers import labels
+from helpers.engine import images
+from helpers.engine.cleanup import cleanup
+from helpers.lessons import vulnerabilities
+from helpers.scan import compare
+from helpers.scan.scanner import scan_source
+
+pytestmark = pytest.mark.live
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """Both app images, built once for the module under a label scope of its own."""
+    scope = f"test-{uuid.uuid4().hex[:8]}"
+    state = tmp_path_factory.mktemp("state")
+    saved_state = os.environ.get("COURSE_STATE_DIR")
+    os.environ["COURSE_STATE_DIR"] = str(state)
+    previous = labels.current_notebook()
+    labels.set_notebook(scope)
+    tags = {"old": f"docker-course/flask-app-09:{scope}-2021",
+            "new": f"docker-course/flask-app-09:{scope}-bumped"}
+    try:
+        vulnerabilities.build_app(tags["old"], requirements="requirements-2021.txt")
+        vulnerabilities.build_app(tags["new"], requirements="requirements-bumped.txt")
+        yield tags
+    finally:
+        cleanup(scope)
+        labels.set_notebook(previous)
+        if saved_state is None:
+            os.environ.pop("COURSE_STATE_DIR", None)
+        else:
+            os.environ["COURSE_STATE_DIR"] = saved_state
+
+
+def _cli(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run([sys.executable, "-m", "helpers", *args], capture_output=True,
+                          cwd=ROOT, input=stdin, timeout=300, check=False)
+
+
+def test_old_pins_report_flask_and_werkzeug_with_fixes(built: dict[str, str]) -> None:
+    result = scan_source(images.export_stream(built["old"]), target=built["old"])
+    by_key = {(f.id, f.package): f for f in result.findings}
+    assert by_key[("CVE-2023-30861", "Flask")].fixed == "2.2.5, 2.3.2"
+    assert by_key[("CVE-2023-25577", "Werkzeug")].fixed == "2.2.3"
+    flask = by_key[("CVE-2023-30861", "Flask")]
+    package = next(p for p in result.packages if p.name == "Flask")
+    assert flask.layer == package.layer and flask.layer.startswith("sha256:")
+    assert "pip install" in package.step and "REQUIREMENTS=requirements-2021.txt" in package.step
+
+
+def test_where_each_finding_comes_from(built: dict[str, str], python_image: str) -> None:
+    result = vulnerabilities.scan_image(built["old"])
+    frame = vulnerabilities.where_from(result, base=python_image)
+    flask = frame[frame["id"] == "CVE-2023-30861"].iloc[0]
+    assert flask["step"] == "RUN pip install --no-cache-dir -r requirements-2021.txt"
+    assert flask["requirement"].startswith("requirements-2021.txt:")
+    assert flask["brought in by"] == "direct"
+    urllib3 = frame[frame["package"] == "urllib3"]
+    assert set(urllib3["brought in by"]) == {"via requests"}
+
+
+def test_bumped_pins_report_neither_and_nothing_serious(built: dict[str, str]) -> None:
+    before = scan_source(images.export_stream(built["old"]), target=built["old"])
+    after = scan_source(images.export_stream(built["new"]), target=built["new"])
+    ids = {f.id for f in after.findings}
+    assert not {"CVE-2023-30861", "CVE-2023-25577"} & ids
+    assert vulnerabilities.python_findings(after).empty
+    comparison = compare(before, after)
+    assert comparison.counts["new"] == 0
+    assert comparison.counts["fixed"] + comparison.counts["still open"] == len(before.findings)
+
+
+def test_cli_scan_of_an_image(built: dict[str, str]) -> None:
+    done = _cli("scan", built["old"], "--json")
+    assert done.returncode == 0, done.stderr
+    document = json.loads(done.stdout)
+    assert list(document) == ["findings", "summary"]
+    assert any(f["id"] == "CVE-2023-25577" for f in document["findings"])
+    table = _cli("scan", built["old"], "--fail-on", "HIGH")
+    assert table.returncode == 1
+    assert b"RUN pip install --no-cache-dir -r requirements-2021.txt" in table.stdout
+    assert _cli("scan", built["new"], "--fail-on", "HIGH").returncode == 0
+
+
+def test_cli_scan_of_saved_and_piped_archives(built: dict[str, str], tmp_path: Path) -> None:
+    data = b"".join(images.export_stream(built["old"]))
+    archive = tmp_path / "app.tar"
+    archive.write_bytes(data)
+    from_file = _cli("scan", str(archive), "--json")
+    from_pipe = _cli("scan", "-", "--json", stdin=data)
+    assert from_file.returncode == from_pipe.returncode == 0
+    assert json.loads(from_file.stdout) == json.loads(from_pipe.stdout)
+    cut = tmp_path / "cut.tar"
+    cut.write_bytes(data[: len(data) // 3])
+    done = _cli("scan", str(cut))
+    assert done.returncode == 2
+    lines = done.stderr.decode().strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: The image archive is truncated")
+
+
+def test_cli_scan_of_an_image_without_package_database(shell_image: str) -> None:
+    done = _cli("scan", shell_image)
+    assert done.returncode == 0, done.stderr
+    assert b"Nothing to inventory" in done.stdout
+
+
+def test_cli_scan_of_an_unknown_image() -> None:
+    done = _cli("scan", f"docker-course/no-such-image-09:{uuid.uuid4().hex[:6]}")
+    assert done.returncode == 2
+    lines = done.stderr.decode().strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: There is no image called")
