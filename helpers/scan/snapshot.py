@@ -33,7 +33,7 @@ from .versions import ecosystems_match, scheme_for
 COURSE_PYTHON_PACKAGES: tuple[str, ...] = (
     "flask", "werkzeug", "jinja2", "itsdangerous", "click", "markupsafe", "blinker",
     "requests", "urllib3", "idna", "certifi", "charset-normalizer", "pymysql", "mysqlclient",
-    "gunicorn", "pip", "setuptools", "wheel",
+    "gunicorn", "pip", "setuptools", "wheel", "cryptography", "cffi", "pycparser",
 )
 
 OSV_API = "https://api.osv.dev"
