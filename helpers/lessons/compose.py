@@ -1,0 +1,528 @@
+"""Notebook 08: the two-tier app under Docker Compose, with health gating that really works.
+
+The notebook calls these functions; each returns plain data (dataclasses, DataFrames, text) and
+shows the Compose command line it ran, in the flavour this machine has (``docker compose`` or
+``docker-compose``). The Compose CLI itself is driven by :mod:`helpers.engine.compose`.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+from matplotlib.figure import Figure
+from matplotlib.patches import Patch
+
+from .. import display, journal, labels, ports, resolver, settings
+from ..display import FactsView
+from ..engine import compose as engine
+from ..engine import containers, images
+from ..engine.containers import ContainerInfo
+from ..errors import CourseError, ImageUnavailable, NotReady, PortInUse
+from ..replay import action
+
+APP_FOLDER = settings.APPS_DIR / "two-tier"
+COMPOSE_FILE = "compose.yaml"
+DEFAULT_APP_IMAGE = "docker-course/flask-app:1.0"
+PREFERRED_PORT = 5000
+DATABASE = "messages"
+DATABASE_USER = "app"
+
+# How each state looks on the health timeline.
+STATE_COLOURS = {"created": "#94a3b8", "starting": "#f59e0b", "healthy": "#16a34a",
+                 "running": "#2563eb", "unhealthy": "#dc2626", "restarting": "#9333ea",
+                 "exited": "#1f2937"}
+
+
+# --- files: secrets and the env file --------------------------------------------------------
+
+def secret_files(compose_files: Sequence[Path]) -> list[Path]:
+    """The files named by ``secrets: NAME: file: PATH`` (relative to the project folder)."""
+    import yaml
+
+    folder = compose_files[0].resolve().parent
+    found: list[Path] = []
+    for compose_file in compose_files:
+        try:
+            document = yaml.safe_load(compose_file.read_text(encoding="utf-8")) or {}
+        except (OSError, yaml.YAMLError):
+            continue  # Compose itself will explain what is wrong with the file
+        entries = document.get("secrets") if isinstance(document, dict) else None
+        for entry in (entries or {}).values():
+            if isinstance(entry, dict) and isinstance(entry.get("file"), str):
+                path = Path(entry["file"])
+                found.append(path if path.is_absolute() else folder / path)
+    return found
+
+
+def ensure_secrets(compose_files: Sequence[Path]) -> list[Path]:
+    """Write a random password into every secret file that does not exist yet.
+
+    Existing files are kept: a database volume remembers the passwords it was initialised
+    with. The folder is private to you (0700); the files are readable (0644) because Compose
+    bind-mounts them into containers that run as non-root users. Nothing is printed.
+    """
+    written = []
+    for path in secret_files(compose_files):
+        if path.is_file():
+            continue
+        path.parent.mkdir(parents=True, exist_ok=True)
+        os.chmod(path.parent, 0o700)
+        path.write_text(secrets.token_urlsafe(24), encoding="utf-8")
+        os.chmod(path, 0o644)
+        written.append(path)
+    return written
+
+
+def write_env_file(path: Path, values: dict[str, str], project: str) -> None:
+    header = (f"# Settings of Compose project {project}, written by the course. Not secret: the\n"
+              "# passwords are Compose secrets in .secrets/. See .env.example for each line.\n")
+    path.write_text(header + "".join(f"{key}={value}\n" for key, value in values.items()),
+                    encoding="utf-8")
+
+
+# --- the stack ------------------------------------------------------------------------------
+
+@dataclass
+class Stack(FactsView):
+    """A Compose project of the two-tier app, ready for ``up``: names, files, settings."""
+
+    project: str
+    compose: str
+    command: list[str]
+    version: str
+    files: list[str]
+    env_file: str
+    settings: dict[str, str]
+    app_port: int
+    services: list[str]
+    secrets: list[str] = field(default_factory=list)
+    note: str = ""
+
+    @property
+    def url(self) -> str:
+        return f"http://{ports.LOOPBACK}:{self.app_port}/"
+
+    @property
+    def env_path(self) -> Path:
+        return settings.PROJECT_ROOT / self.env_file
+
+    def cli(self, *args: str) -> str:
+        return _project(self).cli(*args)
+
+
+def _project(stack: Stack) -> engine.Project:
+    return engine.Project(name=stack.project, files=tuple(stack.files), env_file=stack.env_file,
+                          command=tuple(stack.command), version=stack.version)
+
+
+def _file(name: str | Path) -> Path:
+    """A bare file name is in the app folder; other relative paths start at the repository."""
+    path = Path(name)
+    if path.is_absolute():
+        return path
+    return APP_FOLDER / path if len(path.parts) == 1 else settings.PROJECT_ROOT / path
+
+
+@action
+def prepare(app_image: str = DEFAULT_APP_IMAGE, *, project: str | None = None,
+            port: int | None = None, compose_file: str = COMPOSE_FILE,
+            extra_files: Sequence[str] = (), fresh: bool = True) -> Stack:
+    """Everything ``up`` needs: images, a port, the env file, the secrets; the file checked.
+
+    ``port=None`` prefers 5000 and takes a free one if 5000 is busy (and says so); ``port=0``
+    takes any free port; any other number is used as asked (``up`` refuses it if taken).
+    With ``fresh``, containers and volumes left by an earlier run of the project are removed.
+    """
+    notebook = labels.current_notebook()
+    name = project or f"course-{notebook}"
+    files = [_file(compose_file), *(_file(extra) for extra in extra_files)]
+    if images.inspect(app_image) is None:
+        raise ImageUnavailable(f"There is no image {app_image} on this engine.",
+                               hint=f"build it first: course.build_image({app_image!r}).")
+    database = resolver.resolve("database")
+    notes = []
+    if port is None:
+        chosen = ports.free_port(PREFERRED_PORT)
+        if chosen != PREFERRED_PORT:
+            notes.append(f"port {PREFERRED_PORT} was taken, so the app uses {chosen} instead")
+    elif port == 0:
+        chosen = ports.free_port()
+    else:
+        chosen = port
+    values = {"DB_IMAGE": database.reference, "APP_IMAGE": app_image, "APP_PORT": str(chosen),
+              "MYSQL_DATABASE": DATABASE, "MYSQL_USER": DATABASE_USER,
+              "COURSE_NOTEBOOK": notebook}
+    env_file = files[0].resolve().parent / f"{name}.env"
+    write_env_file(env_file, values, name)
+    created = ensure_secrets(files)
+    proj = engine.project(name, files, env_file)
+    if fresh and any(engine.objects(name).values()):
+        engine.down(proj, volumes=True)
+        notes.append(f"an earlier run of {name} was still there; it was removed (down -v) so "
+                     "this one starts from a clean slate")
+    service_names = engine.services(proj)
+    note = "; ".join(notes)
+    if note:
+        display.note(note[0].upper() + note[1:] + ".", kind="warn")
+    shown_secrets = [engine.shown_path(p) for p in secret_files(files)]
+    if created:
+        journal.record("mkdir -p data/apps/two-tier/.secrets && "
+                       + " && ".join(f"openssl rand -base64 24 > {engine.shown_path(p)}"
+                                     for p in created))
+    return Stack(project=name, compose=proj.flavour, command=list(proj.command),
+                 version=proj.version, files=list(proj.files), env_file=str(proj.env_file),
+                 settings=values, app_port=chosen, services=service_names,
+                 secrets=shown_secrets, note=note)
+
+
+@action
+def env_file(stack: Stack) -> str:
+    """The project's env file as written (settings only; it is not committed, so recorded)."""
+    journal.record(f"cat {stack.env_file}")
+    return stack.env_path.read_text(encoding="utf-8")
+
+
+def services_table(stack: Stack) -> pd.DataFrame:
+    """What the compose file asks for, per service, as Compose reads it (after variables)."""
+    import yaml
+
+    rows = []
+    merged: dict = {}
+    for file in stack.files:
+        document = yaml.safe_load((settings.PROJECT_ROOT / file).read_text(encoding="utf-8"))
+        for service, spec in (document.get("services") or {}).items():
+            merged.setdefault(service, {}).update(spec or {})
+    for service, spec in merged.items():
+        depends = spec.get("depends_on") or {}
+        if isinstance(depends, dict):
+            depends_text = ", ".join(f"{k} ({(v or {}).get('condition', 'service_started')})"
+                                     for k, v in depends.items())
+        else:
+            depends_text = ", ".join(depends)
+        check = (spec.get("healthcheck") or {}).get("test") or []
+        rows.append({"service": service,
+                     "image": _interpolate(str(spec.get("image", "")), stack.settings),
+                     "depends on": depends_text or "–",
+                     "restart": spec.get("restart", "no"),
+                     "health check": " ".join(check[1:]) if isinstance(check, list) else check,
+                     "ports": ", ".join(_interpolate(str(p), stack.settings)
+                                        for p in spec.get("ports") or []) or "–",
+                     "volumes": ", ".join(str(v).split(":")[0] + " → " + str(v).split(":")[1]
+                                          for v in spec.get("volumes") or []) or "–",
+                     "secrets": ", ".join(str(s) for s in spec.get("secrets") or []) or "–"})
+    return pd.DataFrame(rows).set_index("service")
+
+
+def _interpolate(text: str, values: dict[str, str]) -> str:
+    """``${NAME:-default}`` as Compose expands it, for display only."""
+    import re
+
+    def expand(match: re.Match) -> str:
+        return values.get(match.group(1)) or (match.group(3) or "")
+
+    return re.sub(r"\$\{(\w+)(:-([^}]*))?\}", expand, text)
+
+
+# --- up and the health timeline -------------------------------------------------------------
+
+@dataclass
+class UpResult(FactsView):
+    """``up`` done: how long until everything was healthy, and the timeline of states."""
+
+    project: str
+    compose: str
+    seconds: float
+    services: list[str]
+    started: dict[str, float]
+    healthy: dict[str, float]
+    timeline: pd.DataFrame = field(repr=False, default_factory=pd.DataFrame)
+
+
+def _check_port(stack: Stack, proj: engine.Project) -> None:
+    if ports.is_free(stack.app_port):
+        return
+    if any(stack.app_port in s.ports.values() for s in engine.states(proj)):
+        return  # our own app publishes it already: `up` keeps it
+    raise PortInUse(f"Port {stack.app_port} on {ports.LOOPBACK} is already in use, so the app of "
+                    f"project {stack.project} cannot publish it. Nothing was started.",
+                    hint="stop whatever listens there (`docker ps` shows containers that "
+                         "publish it), or prepare the stack with another port "
+                         "(compose.prepare(..., port=N), or leave `port` out to get a free "
+                         "one).")
+
+
+@action
+def up(stack: Stack, timeout: float = 180) -> UpResult:
+    """``up -d``, wait until every service is healthy, and read the engine's events."""
+    proj = _project(stack)
+    _check_port(stack, proj)
+    report = engine.up(proj, timeout=timeout, names=stack.services)
+    until = time.time()
+    found = engine.events(proj.name, report.started - 1.0, until)
+    journal.record(f"docker events --since {int(report.started)} --until {int(until) + 1} "
+                   f"--filter label={engine.PROJECT_LABEL}={proj.name}")
+    checked = {s.service: s.has_healthcheck for s in engine.states(proj)}
+    timeline = timeline_from_events(found, end=until, healthchecked=checked)
+    marks = milestones(timeline)
+    return UpResult(project=proj.name, compose=proj.flavour, seconds=report.seconds,
+                    services=report.services,
+                    started={k: float(v) for k, v in marks["started_s"].dropna().items()},
+                    healthy={k: float(v) for k, v in marks["healthy_s"].dropna().items()},
+                    timeline=timeline)
+
+
+def timeline_from_events(events: Sequence[dict], *, end: float,
+                         healthchecked: dict[str, bool]) -> pd.DataFrame:
+    """Each container's states as intervals, in seconds since the first container was created.
+
+    ``events`` come from the engine (create, start, health_status: …, die, destroy); a started
+    container with a health check is *starting* until its first ``health_status`` event.
+    """
+    ordered = sorted(events, key=lambda e: e["time"])
+    first = next((i for i, e in enumerate(ordered) if e["action"] == "create"), None)
+    columns = ["service", "container", "state", "from_s", "to_s"]
+    if first is None:
+        return pd.DataFrame(columns=columns)
+    zero = ordered[first]["time"]
+    rows: list[dict] = []
+    current: dict[str, tuple[str, str, float]] = {}
+
+    def close(container: str, at: float) -> None:
+        if container in current:
+            service, state, since = current.pop(container)
+            rows.append({"service": service, "container": container, "state": state,
+                         "from_s": round(since - zero, 3), "to_s": round(at - zero, 3)})
+
+    for event in ordered[first:]:
+        action, container, at = event["action"], event["container"], event["time"]
+        service = event["service"]
+        if action == "create":
+            state = "created"
+        elif action == "start":
+            state = "starting" if healthchecked.get(service) else "running"
+        elif action.startswith("health_status"):
+            state = action.split(":", 1)[1].strip() if ":" in action else ""
+            if state not in ("healthy", "unhealthy", "starting"):
+                continue
+        elif action == "die":
+            state = "exited"
+        elif action == "destroy":
+            close(container, at)
+            continue
+        else:
+            continue
+        if container in current and current[container][1] == state:
+            continue
+        close(container, at)
+        current[container] = (service, state, at)
+    for container in list(current):
+        close(container, max(end, current[container][2]))
+    return pd.DataFrame(rows, columns=columns)
+
+
+def milestones(timeline: pd.DataFrame) -> pd.DataFrame:
+    """Per service: seconds until it was created, started (running), and first healthy."""
+    rows = []
+    for service, part in timeline.groupby("service", sort=False):
+        def first(states: tuple[str, ...], frame: pd.DataFrame = part) -> float | None:
+            hits = frame[frame["state"].isin(states)]["from_s"]
+            return float(hits.min()) if len(hits) else None
+
+        rows.append({"service": service, "created_s": first(("created",)),
+                     "started_s": first(("starting", "running", "healthy", "unhealthy")),
+                     "healthy_s": first(("healthy",))})
+    frame = pd.DataFrame(rows, columns=["service", "created_s", "started_s", "healthy_s"])
+    return frame.set_index("service")
+
+
+def health_timeline_chart(timeline: pd.DataFrame, *,
+                          title: str = "Health timeline of `up`") -> Figure:
+    """One row per service, coloured by state over seconds; dashed lines where one turns healthy."""
+    services = list(dict.fromkeys(timeline["service"]))
+    figure = Figure(figsize=(8.5, 1.9 + 0.7 * max(1, len(services))), layout="constrained")
+    axes = figure.subplots()
+    last = float(timeline["to_s"].max()) if len(timeline) else 1.0
+    right = last * 1.03 + 0.2  # states still current when `up` returned run to the edge
+    for row, service in enumerate(services):
+        part = timeline[timeline["service"] == service]
+        for _, interval in part.iterrows():
+            stop = right if float(interval["to_s"]) >= last else float(interval["to_s"])
+            width = max(stop - float(interval["from_s"]), 0.05)
+            axes.broken_barh([(float(interval["from_s"]), width)], (row - 0.35, 0.7),
+                             color=STATE_COLOURS.get(interval["state"], "#64748b"))
+    healthy = timeline[timeline["state"] == "healthy"].groupby("service")["from_s"].min()
+    marks = axes.get_xaxis_transform()  # x in seconds, y in axes fractions
+    for service, moment in healthy.items():
+        axes.axvline(float(moment), color=STATE_COLOURS["healthy"], linestyle="--",
+                     linewidth=1)
+        axes.text(float(moment), 1.01, f"{service} healthy\n{moment:.1f} s", transform=marks,
+                  fontsize=8, ha="center", va="bottom")
+    axes.set_yticks(range(len(services)), services)
+    axes.set_ylim(-0.6, len(services) - 0.4)
+    axes.invert_yaxis()
+    axes.set_xlabel("time since the first container was created (s)")
+    axes.set_ylabel("service")
+    axes.set_xlim(0, right)
+    axes.set_title(title, pad=24)
+    shown = [s for s in STATE_COLOURS if s in set(timeline["state"])]
+    figure.legend(handles=[Patch(color=STATE_COLOURS[s], label=s) for s in shown],
+                  loc="outside lower center", fontsize=8, ncols=len(shown), title="state",
+                  title_fontsize=8)
+    return figure
+
+
+# --- looking at the running stack -----------------------------------------------------------
+
+@action
+def ps(stack: Stack) -> pd.DataFrame:
+    """``compose ps``: each service's container, state, health, restart count and ports."""
+    proj = _project(stack)
+    journal.record(proj.cli("ps"))
+    rows = [{"service": s.service, "container": s.container, "state": s.state,
+             "health": s.health if s.health and s.state in ("running", "restarting") else "–",
+             "restarts": s.restarts,
+             "ports": ", ".join(f"{ports.LOOPBACK}:{h}->{i}/tcp" for i, h in s.ports.items())
+             or "–",
+             "started": s.started_at[11:19] if s.state == "running" else "–"}
+            for s in engine.states(proj)]
+    columns = ["service", "container", "state", "health", "restarts", "ports", "started"]
+    return pd.DataFrame(rows, columns=columns).set_index("service")
+
+
+@action
+def service(stack: Stack, name: str = "app") -> ContainerInfo:
+    """The service's container, as ``course.http_get`` and friends expect it."""
+    current = engine.state(_project(stack), name)
+    return containers.get(current.container)
+
+
+@action
+def logs(stack: Stack, service: str | None = None, lines: int = 10) -> str:
+    return engine.logs(_project(stack), service, lines)
+
+
+@action
+def volumes(stack: Stack) -> pd.DataFrame:
+    """``docker volume ls`` for the project's volumes, and which containers use each."""
+    journal.record(f"docker volume ls --filter label={engine.PROJECT_LABEL}={stack.project}")
+    rows = engine.volumes(stack.project)
+    columns = ["volume", "driver", "used by", "notebook"]
+    return pd.DataFrame(rows, columns=columns).set_index("volume")
+
+
+@dataclass
+class Recovery(FactsView):
+    """A service's main process ended; how ``restart: always`` brought it back."""
+
+    service: str
+    container: str
+    how: str
+    exit_code: int | None
+    restarts_before: int
+    restarts_after: int
+    seconds_until_running: float
+    seconds_until_healthy: float
+
+
+@action
+def kill_main_process(stack: Stack, name: str = "app", timeout: float = 30) -> Recovery:
+    """End the service's PID 1 from inside (``kill 1``), then time the restart and health.
+
+    ``docker kill`` or ``docker stop`` would count as "stopped on purpose", which a restart
+    policy respects; a process that ends by itself is what ``restart: always`` is for.
+    """
+    proj = _project(stack)
+    before = engine.state(proj, name)
+    if not before.ready:
+        raise CourseError(f"Service {name} is not running and healthy ({before.state}).",
+                          hint="bring the stack up first.")
+    wall = time.time()
+    started = time.monotonic()
+    code, output = engine.exec_in(proj, name, ["sh", "-c", "kill 1"])
+    running_at = healthy_at = None
+    current = before
+    while time.monotonic() - started < timeout:
+        current = engine.state(proj, name)
+        elapsed = round(time.monotonic() - started, 2)
+        if current.restarts > before.restarts and current.state == "running":
+            running_at = running_at if running_at is not None else elapsed
+            if current.health in ("", "healthy"):
+                healthy_at = elapsed
+                break
+        time.sleep(0.2)
+    journal.record(f"docker inspect --format '{{{{.RestartCount}}}} {{{{.State.Health.Status}}}}'"
+                   f" {before.container}")
+    if healthy_at is None or running_at is None:
+        if code != 0 and current.restarts == before.restarts:
+            raise CourseError(f"`kill 1` in {name} failed (exit {code}).",
+                              hint="does the image have a shell?", log_tail=output)
+        raise NotReady(f"Service {name} was not running and healthy again within "
+                       f"{timeout:.0f} s (state {current.state}, health {current.health}).",
+                       hint="read the service's logs: `compose logs`.",
+                       log_tail=engine.health_log(current.container) + "\n"
+                       + engine.container_logs(current.container))
+    died = [e for e in engine.events(proj.name, wall - 0.5)
+            if e["action"] == "die" and e["service"] == name]
+    exit_code = int(died[0]["exit_code"]) if died and died[0]["exit_code"] is not None else None
+    return Recovery(service=name, container=before.container,
+                    how="kill 1 inside the container: SIGTERM to its main process",
+                    exit_code=exit_code, restarts_before=before.restarts,
+                    restarts_after=current.restarts, seconds_until_running=running_at,
+                    seconds_until_healthy=healthy_at)
+
+
+@action
+def stop_service(stack: Stack, name: str) -> pd.DataFrame:
+    """``compose stop SERVICE``: a deliberate stop, which restart policies respect."""
+    engine.stop(_project(stack), name)
+    return ps(stack)
+
+
+@action
+def start_service(stack: Stack, name: str, timeout: float = 60) -> pd.DataFrame:
+    """``compose start SERVICE``, then wait until it is healthy again."""
+    proj = _project(stack)
+    engine.start(proj, name)
+    engine.wait_ready(proj, [name], timeout=timeout)
+    return ps(stack)
+
+
+# --- down and leftovers ---------------------------------------------------------------------
+
+@dataclass
+class DownResult(FactsView):
+    """What ``down`` removed, and the volumes it kept."""
+
+    project: str
+    with_volumes: bool
+    containers: list[str]
+    networks: list[str]
+    volumes_removed: list[str]
+    volumes_kept: list[str]
+
+
+@action
+def down(stack: Stack, volumes: bool = False) -> DownResult:
+    """``down`` removes containers and networks; ``down -v`` also the named volumes."""
+    report = engine.down(_project(stack), volumes=volumes)
+    return DownResult(project=stack.project, with_volumes=volumes, containers=report.containers,
+                      networks=report.networks, volumes_removed=report.volumes_removed,
+                      volumes_kept=report.volumes_kept)
+
+
+@action
+def leftovers(prefix: str | None = None) -> pd.DataFrame:
+    """Containers, networks and volumes of every Compose project named ``course-NN…``."""
+    prefix = prefix or f"course-{labels.current_notebook()}"
+    key = engine.PROJECT_LABEL
+    journal.record(f"docker ps -a --filter label={key} --format "
+                   f"'{{{{.Names}}}}  {{{{.Label \"{key}\"}}}}'")
+    journal.record(f"docker network ls --filter label={key}")
+    journal.record(f"docker volume ls --filter label={key}")
+    return pd.DataFrame(engine.leftovers(prefix), columns=["kind", "name", "project"])

@@ -1,0 +1,198 @@
+"""The two-tier app under Compose on the real engine: health gating, restarts, data, failures.
+
+Runs with every Compose this machine has (v1 ``docker-compose``, v2 ``docker compose``);
+each test uses project names of its own scope, and nothing of it may remain afterwards.
+"""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+
+import docker
+import pandas as pd
+import pytest
+import requests
+
+from helpers import course, labels
+from helpers.engine import compose as engine
+from helpers.engine.cleanup import cleanup
+from helpers.errors import ComposeFileInvalid, NotReady, PortInUse
+from helpers.lessons import compose
+
+FOLDER = compose.APP_FOLDER
+
+
+def _available(command: tuple[str, ...]) -> bool:
+    try:
+        done = subprocess.run([*command, "version", "--short"], capture_output=True, text=True,
+                              timeout=20, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return done.returncode == 0 and bool(done.stdout.strip())
+
+
+FLAVOURS = [pytest.param("v1", marks=pytest.mark.skipif(
+                not _available(engine.V1_COMMAND), reason="docker-compose (v1) not installed")),
+            pytest.param("v2", marks=pytest.mark.skipif(
+                not _available(engine.V2_COMMAND), reason="docker compose (v2) not installed"))]
+
+
+@pytest.fixture(scope="module")
+def app_image() -> Iterator[str]:
+    """The sample app, built once for this module under a label of its own."""
+    owner = f"test-{uuid.uuid4().hex[:8]}"
+    previous = labels.current_notebook()
+    labels.set_notebook(owner)
+    tag = f"docker-course/{owner}-app:1"
+    try:
+        course.build_image(tag)
+        yield tag
+    finally:
+        cleanup(owner)
+        labels.set_notebook(previous)
+
+
+@pytest.fixture
+def env_files(scope) -> Iterator[None]:
+    yield
+    for path in FOLDER.glob(f"{scope}*.env"):
+        path.unlink()
+
+
+def _nothing_left(scope: str) -> None:
+    assert compose.leftovers(scope).empty
+    engine_ = docker.from_env()
+    assert not engine_.containers.list(all=True, filters=labels.filters(scope))
+    assert not engine_.volumes.list(filters=labels.filters(scope))
+    assert not engine_.networks.list(filters=labels.filters(scope))
+
+
+def _texts(stack: compose.Stack) -> list[str]:
+    app = compose.service(stack, "app")
+    answer = requests.get(app.url(path="/api/messages"), timeout=10)
+    assert answer.status_code == 200
+    return [m["text"] for m in answer.json()]
+
+
+def _epoch(stamp: str) -> float:
+    return pd.Timestamp(stamp).value / 1e9
+
+
+@pytest.mark.parametrize("flavour", FLAVOURS)
+def test_health_gating_restart_and_data_across_down_up(flavour, scope, env_files, app_image,
+                                                       monkeypatch) -> None:
+    monkeypatch.setenv("COURSE_COMPOSE", flavour)
+    stack = compose.prepare(app_image, project=scope, port=0)
+    assert stack.command[0] == ("docker-compose" if flavour == "v1" else "docker")
+    assert stack.services == ["db", "app"]
+
+    before_up = time.time()
+    first = compose.up(stack)
+    # the app is started only once the database is healthy: engine timestamps say so
+    assert first.started["app"] >= first.healthy["db"], first.timeline
+    events = engine.events(scope, before_up - 1)
+    db_healthy = min(e["time"] for e in events
+                     if e["service"] == "db" and e["action"] == "health_status: healthy")
+    app_attrs = docker.from_env().containers.get(compose.ps(stack).loc["app", "container"]).attrs
+    assert _epoch(app_attrs["State"]["StartedAt"]) >= db_healthy
+    table = compose.ps(stack)
+    assert set(table["health"]) == {"healthy"} and list(table["restarts"]) == [0, 0]
+    assert table.loc["app", "ports"].startswith("127.0.0.1:")
+
+    assert _texts(stack) == ["Welcome! This row was written by the init script."]
+    app = compose.service(stack, "app")
+    assert requests.post(app.url(path="/api/messages"), json={"text": "kept"},
+                         timeout=10).status_code == 201
+
+    # the app's main process ends: restart: always brings it back within 15 s
+    recovery = compose.kill_main_process(stack)
+    assert recovery.restarts_after == recovery.restarts_before + 1
+    assert recovery.seconds_until_running < 15
+    assert recovery.seconds_until_healthy < 30
+    assert compose.ps(stack).loc["app", "restarts"] == 1
+    assert "kept" in _texts(stack)
+
+    # a deliberate stop is respected; start brings it back
+    stopped = compose.stop_service(stack, "app")
+    assert stopped.loc["app", "state"] == "exited"
+    started = compose.start_service(stack, "app")
+    assert started.loc["app", "health"] == "healthy"
+    assert "Booting worker" in compose.logs(stack, "app", 20)
+
+    # down keeps the named volume, so the data survives
+    gone = compose.down(stack)
+    assert len(gone.containers) == 2 and gone.volumes_kept == [f"{scope}_db-data"]
+    compose.up(stack)
+    assert _texts(stack) == ["Welcome! This row was written by the init script.", "kept"]
+
+    # down -v removes it: a new, empty volume, initialised by the init script again
+    emptied = compose.down(stack, volumes=True)
+    assert emptied.volumes_removed == [f"{scope}_db-data"] and not emptied.volumes_kept
+    compose.up(stack)
+    assert _texts(stack) == ["Welcome! This row was written by the init script."]
+
+    # the course's cleanup finds everything Compose made, by the labels in the compose file
+    report = cleanup(scope)
+    assert len(report.containers) == 2 and report.volumes and report.networks
+    _nothing_left(scope)
+
+
+def test_a_syntax_error_is_one_clear_message_and_creates_nothing(scope, env_files,
+                                                                 app_image) -> None:
+    with pytest.raises(ComposeFileInvalid) as failure:
+        compose.prepare(app_image, project=scope, compose_file="broken-compose.yaml", port=0)
+    assert "line 8" in failure.value.message
+    assert "restart: always" in failure.value.log_tail
+    assert failure.value.hint
+    _nothing_left(scope)
+
+
+def test_a_health_check_that_never_passes_fails_fast_and_leaves_nothing(scope, env_files,
+                                                                        app_image) -> None:
+    stack = compose.prepare(app_image, project=scope, extra_files=["never-healthy.yaml"],
+                            port=0)
+    with pytest.raises(NotReady) as failure:
+        compose.up(stack, timeout=120)
+    error = failure.value
+    assert error.message.startswith("Service db never became healthy")
+    assert "pretend the database is broken" in error.log_tail
+    assert "health unhealthy" in error.log_tail and error.hint
+    _nothing_left(scope)
+
+
+def test_a_health_check_still_starting_at_the_timeout_says_so(scope, env_files, app_image,
+                                                               tmp_path) -> None:
+    slow = tmp_path / "slow-health.yaml"
+    slow.write_text("services:\n  db:\n    healthcheck:\n      test: [\"CMD-SHELL\", \"echo "
+                    "'still not ready' >&2; exit 1\"]\n      interval: 1s\n      retries: 1000\n",
+                    encoding="utf-8")
+    stack = compose.prepare(app_image, project=scope, extra_files=[str(slow)], port=0)
+    with pytest.raises(NotReady) as failure:
+        compose.up(stack, timeout=15)
+    error = failure.value
+    assert "within 15 s" in error.message
+    assert "still not ready" in error.log_tail and "health starting" in error.log_tail
+    _nothing_left(scope)
+
+
+def test_a_port_already_taken_is_refused_and_leaves_nothing(scope, env_files,
+                                                            app_image) -> None:
+    with socket.socket() as blocker:
+        blocker.bind(("127.0.0.1", 0))
+        blocker.listen()
+        port = blocker.getsockname()[1]
+        stack = compose.prepare(app_image, project=scope, port=port)
+        with pytest.raises(PortInUse) as early:  # checked before anything is created
+            compose.up(stack)
+        assert str(port) in early.value.message and "Nothing was started" in early.value.message
+        _nothing_left(scope)
+        # and when Compose itself runs into it (the port taken between check and start)
+        proj = engine.project(stack.project, stack.files, stack.env_file)
+        with pytest.raises(PortInUse) as late:
+            engine.up(proj, timeout=120)
+        assert f"127.0.0.1:{port}" in late.value.message and late.value.log_tail
+    _nothing_left(scope)
