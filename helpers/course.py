@@ -264,3 +264,18 @@ def container_diff(name: str) -> pd.DataFrame:
     changes = containers.diff(name)
     rows = [{"path": c["Path"], "change": kinds.get(c["Kind"], "?")} for c in changes]
     return pd.DataFrame(rows, columns=["path", "change"])
+
+
+@action
+def leftovers() -> pd.DataFrame:
+    """Containers, volumes and networks the course made that still exist (should be none)."""
+    from .engine import client as engine_client
+
+    engine = engine_client.client()
+    wanted = labels.filters()
+    journal.record(f"docker ps -a --filter label={labels.COURSE_KEY}")
+    rows = ([{"kind": "container", "name": c.name} for c in
+             engine.containers.list(all=True, filters=wanted)]
+            + [{"kind": "volume", "name": v.name} for v in engine.volumes.list(filters=wanted)]
+            + [{"kind": "network", "name": n.name} for n in engine.networks.list(filters=wanted)])
+    return pd.DataFrame(rows, columns=["kind", "name"])

@@ -116,6 +116,7 @@ def begin(notebook: str, *, engine_label: str = "") -> _Session:
                               engine=engine_label, code_hash=code_hash(notebook))
     _session = _Session(mode=mode, notebook=notebook, recording=recording)
     journal.forget(notebook)  # a run from the top starts the notebook's recap afresh
+    _forget_results(notebook)
     return _session
 
 
@@ -175,7 +176,7 @@ def results_path(notebook: str) -> Path:
 
 
 def remember(name: str, result: Any) -> None:
-    """Keep each helper's latest result per notebook: notebook 10's dashboard reads them."""
+    """Keep every helper result of this notebook's latest run: notebook 10 gathers them."""
     try:
         encoded = codec.encode(result)
     except TypeError:
@@ -190,14 +191,19 @@ def _remember_encoded(name: str, encoded: Any) -> None:
         stored = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
     except ValueError:
         stored = {}
-    stored[name] = encoded
+    stored.setdefault(name, []).append(encoded)
     path.write_text(json.dumps(stored), encoding="utf-8")
 
 
-def latest_results(notebook: str) -> dict[str, Any]:
-    """A notebook's remembered results (its last run here), else those of its recording."""
+def _forget_results(notebook: str) -> None:
+    results_path(notebook).unlink(missing_ok=True)
+
+
+def run_results(notebook: str) -> dict[str, list[Any]]:
+    """Each helper's results (in call order) from the notebook's last run on this machine, or,
+    when it has not run here, from its recording."""
     path = results_path(notebook)
-    raw: dict[str, Any] = {}
+    raw: dict[str, list[Any]] = {}
     if path.exists():
         try:
             raw = json.loads(path.read_text(encoding="utf-8"))
@@ -208,13 +214,16 @@ def latest_results(notebook: str) -> dict[str, Any]:
             calls = json.loads(recording_path(notebook).read_text(encoding="utf-8"))["calls"]
         except (ValueError, KeyError):
             calls = []
-        raw = {call["call"]: call["result"] for call in calls if "result" in call}
-    decoded = {}
-    for name, value in raw.items():
-        try:
-            decoded[name] = codec.decode(value)
-        except (ValueError, TypeError, ImportError, AttributeError):
-            continue
+        for call in calls:
+            if "result" in call:
+                raw.setdefault(call["call"], []).append(call["result"])
+    decoded: dict[str, list[Any]] = {}
+    for name, values in raw.items():
+        for value in values if isinstance(values, list) else [values]:
+            try:
+                decoded.setdefault(name, []).append(codec.decode(value))
+            except (ValueError, TypeError, ImportError, AttributeError):
+                continue
     return decoded
 
 

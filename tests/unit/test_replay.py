@@ -95,13 +95,16 @@ def test_facts_view_renders_readable_sizes() -> None:
     assert "183 MB" in html and "size bytes" in html
 
 
-def test_latest_results_are_remembered_and_fall_back_to_the_recording(isolated,
+def test_run_results_are_remembered_and_fall_back_to_the_recording(isolated,
                                                                        monkeypatch) -> None:
     monkeypatch.setenv("COURSE_MODE", "record")
     replay.begin("zz")
     add(1, 2)
     add(3, 4)
-    assert replay.latest_results("zz")["add"] == Answer(7, 1234)
+    assert replay.run_results("zz")["add"] == [Answer(3, 1234), Answer(7, 1234)]
     replay.results_path("zz").unlink()
-    assert replay.latest_results("zz")["add"] == Answer(7, 1234)  # last call in the recording
-    assert replay.latest_results("never-ran") == {}
+    assert replay.run_results("zz")["add"] == [Answer(3, 1234), Answer(7, 1234)]  # recording
+    assert replay.run_results("never-ran") == {}
+    replay.begin("zz")  # a new run from the top starts afresh
+    add(5, 5)
+    assert replay.run_results("zz")["add"] == [Answer(10, 1234)]
