@@ -43,7 +43,7 @@ def test_recap_groups_and_counts_the_journal(isolated) -> None:
     assert table.loc["docker run", "times"] == 2
     assert table.loc["docker run", "notebooks"] == "02, 06"
     assert table.loc["docker build", "example"] == "docker build -t app:1 ."
-    assert list(table.index)[0] == "docker run"  # most used first
+    assert table.index[0] == "docker run"  # most used first
 
 
 def test_dashboard_reads_each_notebooks_results(isolated) -> None:
