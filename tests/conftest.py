@@ -1,0 +1,18 @@
+"""Shared test hygiene: no test leaves the replay session in record or replay mode."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from helpers import labels, replay
+
+
+@pytest.fixture(autouse=True)
+def _fresh_replay_session() -> Iterator[None]:
+    """A recording left open would capture (and save) every later test's helper calls."""
+    notebook = labels.current_notebook()
+    yield
+    replay._session = replay._Session()
+    labels.set_notebook(notebook)
