@@ -108,11 +108,16 @@ def _record(args: argparse.Namespace) -> int:
     return 0
 
 
-def _load_plugins() -> None:
-    """Sub-commands that live beside their feature (image anatomy, scanning)."""
+def _load_plugins(wanted: str | None = None) -> None:
+    """Sub-commands that live beside their feature (image anatomy, scanning).
+
+    Once the ``wanted`` command is registered the rest are not imported: start-up stays quick.
+    """
     import importlib
 
     for module in ("helpers.anatomy.cli", "helpers.scan.cli"):
+        if wanted in _COMMANDS:
+            return
         try:
             importlib.import_module(module)
         except ModuleNotFoundError as exc:
@@ -121,7 +126,8 @@ def _load_plugins() -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    _load_plugins()
+    given = list(sys.argv[1:] if argv is None else argv)
+    _load_plugins(given[0] if given and not given[0].startswith("-") else None)
     parser = argparse.ArgumentParser(prog="python -m helpers",
                                      description="Helpers of the Docker course.")
     sub = parser.add_subparsers(dest="command", required=True)

@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import html
 from collections.abc import Iterable, Sequence
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from .units import human_bytes, human_seconds
+
+if TYPE_CHECKING:  # pandas is imported where a table is made: CLI start-up stays quick
+    import pandas as pd
 
 CLI_STYLE = ("background:#1e1e1e;color:#d4d4d4;padding:6px 10px;border-radius:4px;"
              "font-family:monospace;font-size:90%;margin:4px 0;white-space:pre-wrap")
@@ -54,6 +56,8 @@ def check(condition: bool, success: str, failure: str) -> None:
 
 def key_value_table(rows: Iterable[tuple[str, object]], *, columns: tuple[str, str] = (
         "fact", "value")) -> pd.DataFrame:
+    import pandas as pd
+
     frame = pd.DataFrame([(k, str(v)) for k, v in rows], columns=list(columns))
     return frame.set_index(columns[0])
 

@@ -22,12 +22,15 @@ import hashlib
 import json
 import os
 import posixpath
+import queue
+import threading
+import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, NamedTuple
 
 from helpers.anatomy.compression import compression_of, decompressing
-from helpers.anatomy.layerscan import KeepPredicate, normalise, scan_layer
+from helpers.anatomy.layerscan import HashPipeline, KeepPredicate, normalise, scan_layer
 from helpers.anatomy.layout import SAVE_HINT, Collected, assemble
 from helpers.anatomy.model import ImageArchive
 from helpers.anatomy.secrets import ContentScanner
@@ -50,6 +53,8 @@ from helpers.errors import CourseError
 
 ArchiveSource = str | os.PathLike | bytes | bytearray | memoryview | IO[bytes] | Iterable[bytes]
 
+READ_AHEAD = 8  # chunks (of about 1 MB from the engine) fetched ahead of the parser
+STOP_WAIT = 2.0  # seconds to wait for the read-ahead thread when reading stops early
 JSON_LIMIT = 16 << 20  # configs and manifests are kilobytes; SBOM attestations a few megabytes
 
 
@@ -93,17 +98,95 @@ def _chunks(source: ArchiveSource) -> Iterator[ChunkSupplier]:
     elif hasattr(source, "read"):
         yield file_supplier(source)  # type: ignore[arg-type]
     else:
-        yield _iterator_supplier(iter(source))
+        with _ReadAhead(iter(source)) as ahead:
+            yield ahead.supply
 
 
-def _iterator_supplier(iterator: Iterator[bytes]) -> ChunkSupplier:
-    """Chunks from an iterator; an empty chunk in the middle must not look like the end."""
-    def supply() -> bytes:
-        for chunk in iterator:
-            if chunk:
-                return chunk
-        return b""
-    return supply
+class _ReadAhead:
+    """Pull chunks from an iterator in a thread, so parsing overlaps the engine's export.
+
+    ``docker save`` through the API is mostly waiting: with the next chunks already in the
+    queue, the reader parses one chunk while the socket delivers the next. The queue is
+    bounded (``depth`` chunks), so memory stays bounded too. An exception in the iterator is
+    raised in the reader's thread; leaving early stops the thread and closes the iterator.
+    """
+
+    _END = object()
+
+    def __init__(self, iterator: Iterator[bytes], depth: int = READ_AHEAD) -> None:
+        self._iterator = iterator
+        self._queue: queue.Queue[Any] = queue.Queue(maxsize=depth)
+        self._stop = threading.Event()
+        self._done = False
+        self._thread = threading.Thread(target=self._pump, name="image-read-ahead",
+                                        daemon=True)
+
+    def __enter__(self) -> _ReadAhead:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._stop.set()
+        # Unblock a producer waiting on a full queue. One still waiting for the engine's next
+        # chunk (say, Ctrl-C before the export began) is not waited for long: the thread is a
+        # daemon, and stops by itself when that chunk comes.
+        deadline = time.monotonic() + STOP_WAIT
+        while self._thread.is_alive() and time.monotonic() < deadline:
+            with contextlib.suppress(queue.Empty):
+                self._queue.get(timeout=0.05)
+
+    def _put(self, item: Any) -> bool:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _pump(self) -> None:
+        pieces: list[bytes] = []
+        size = 0
+        try:
+            for chunk in self._iterator:
+                # The engine's HTTP stream comes in 32 kB pieces: hand them on joined in about
+                # 1 MB chunks, or the queue and the parser pay a toll 32 times per megabyte.
+                pieces.append(chunk)
+                size += len(chunk)
+                if size >= CHUNK:
+                    joined = pieces[0] if len(pieces) == 1 else b"".join(pieces)
+                    pieces, size = [], 0
+                    if not self._put(joined):
+                        break
+            else:
+                if (size and not self._put(b"".join(pieces))) or not self._put(self._END):
+                    return
+        except BaseException as exc:  # handed to the reading thread, raised there
+            if size and not self._put(b"".join(pieces)):
+                return
+            self._put(_Failure(exc))
+        finally:
+            close = getattr(self._iterator, "close", None)
+            if close is not None and self._stop.is_set():
+                with contextlib.suppress(Exception):
+                    close()
+
+    def supply(self) -> bytes:
+        """The next non-empty chunk; ``b""`` at the end (an empty chunk is never the end)."""
+        if self._done:
+            return b""
+        item = self._queue.get()
+        if item is self._END:
+            self._done = True
+            return b""
+        if isinstance(item, _Failure):
+            self._done = True
+            raise item.error.with_traceback(None)
+        return item
+
+
+class _Failure(NamedTuple):
+    error: BaseException
 
 
 # --- one pass over the archive ----------------------------------------------------------------
@@ -121,8 +204,10 @@ def _collect(supplier: ChunkSupplier, keep: KeepPredicate | None,
                               hint=SAVE_HINT)
         collected = Collected()
         reader = TarReader(outer)
-        while (member := reader.next()) is not None:
-            _take_member(reader, member, collected, keep, probe)
+        with HashPipeline() as hashes:
+            while (member := reader.next()) is not None:
+                _take_member(reader, member, collected, keep, probe, hashes)
+            hashes.finish()
         return collected
     except Truncated as exc:
         raise CourseError(f"The image archive is truncated: {exc}.",
@@ -151,7 +236,8 @@ def _maybe_decompress(outer: ByteSource) -> ByteSource:
 
 
 def _take_member(reader: TarReader, member: Member, collected: Collected,
-                 keep: KeepPredicate | None, probe: ContentScanner | None) -> None:
+                 keep: KeepPredicate | None, probe: ContentScanner | None,
+                 hashes: HashPipeline | None = None) -> None:
     name = normalise(member.name)
     if len(collected.first_names) < 5:
         collected.first_names.append(name)
@@ -169,7 +255,7 @@ def _take_member(reader: TarReader, member: Member, collected: Collected,
     if is_root_json:
         _take_json(reader, member.size, name, collected)
     elif name.endswith("/layer.tar") or name.startswith("blobs/"):
-        _take_blob(reader, member.size, name, collected, keep, probe)
+        _take_blob(reader, member.size, name, collected, keep, probe, hashes)
 
 
 def _take_json(reader: TarReader, size: int, name: str, collected: Collected) -> None:
@@ -183,7 +269,8 @@ def _take_json(reader: TarReader, size: int, name: str, collected: Collected) ->
 
 
 def _take_blob(reader: TarReader, size: int, name: str, collected: Collected,
-               keep: KeepPredicate | None, probe: ContentScanner | None) -> None:
+               keep: KeepPredicate | None, probe: ContentScanner | None,
+               hashes: HashPipeline | None = None) -> None:
     """Sniff a blob and read it as JSON or as a layer, whatever its bytes say it is."""
     head = reader.peek_data(512)
     compression = compression_of(head)
@@ -197,12 +284,12 @@ def _take_blob(reader: TarReader, size: int, name: str, collected: Collected,
         collected.unreadable.setdefault(
             name, f"layer {name} is neither a tar nor a gzip or zstd stream")
         return
-    _take_layer(reader, size, name, head, compression, collected, keep, probe)
+    _take_layer(reader, size, name, head, compression, collected, keep, probe, hashes)
 
 
 def _take_layer(reader: TarReader, size: int, name: str, head: bytes, compression: str,
                 collected: Collected, keep: KeepPredicate | None,
-                probe: ContentScanner | None) -> None:
+                probe: ContentScanner | None, hashes: HashPipeline | None = None) -> None:
     label = f"layer {name}"
     supplier = reader.member_supplier()
     diff_hash = None
@@ -212,7 +299,7 @@ def _take_layer(reader: TarReader, size: int, name: str, head: bytes, compressio
         supplier = _hashing(supplier, diff_hash)
     src = ByteSource(supplier, label)
     try:
-        content = scan_layer(src, keep=keep, probe=probe)
+        content = scan_layer(src, keep=keep, probe=probe, hashes=hashes)
         src.drain()
     except TarFormatError as exc:
         if exc.stream is reader.src:

@@ -8,8 +8,10 @@ multi-gigabyte layer costs memory in proportion to its number of paths, not its 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
-from typing import Protocol
+import queue
+import threading
+from collections.abc import Callable, Iterable
+from typing import Any, Protocol
 
 from helpers.anatomy.model import FileRecord, LayerContent, SecretHit
 from helpers.anatomy.tarstream import HARDLINK, REGULAR, ByteSource, TarReader
@@ -39,9 +41,69 @@ def normalise(name: str) -> str:
     return name
 
 
+class HashPipeline:
+    """SHA-1 of large files in a second thread, while this one goes on parsing the tar.
+
+    ``hashlib`` releases the GIL while it hashes a buffer, so on a multi-core machine the
+    hashing of big files (most of an image's bytes) runs beside the tar parsing and the reading
+    of the engine's stream, instead of after them. Chunks are handed over as read-only views
+    of immutable buffers, so nothing is copied. Digests are filled into the layers' entries by
+    :meth:`finish`; use the pipeline as a context manager so the thread always ends.
+    """
+
+    _STOP = object()
+
+    def __init__(self, depth: int = 16) -> None:
+        self._queue: queue.Queue[Any] = queue.Queue(maxsize=depth)
+        self._thread: threading.Thread | None = None
+        self._pending: list[tuple[dict[str, FileRecord], str, FileRecord, Any]] = []
+
+    def __enter__(self) -> HashPipeline:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._stop()
+
+    def _worker(self) -> None:
+        while (job := self._queue.get()) is not self._STOP:
+            job[0](job[1])
+
+    def hash_later(self, entries: dict[str, FileRecord], path: str, record: FileRecord,
+                   chunks: Iterable[memoryview]) -> None:
+        """Queue ``chunks`` (a file's data) for hashing; ``record`` gets the digest later."""
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._worker, name="layer-hashing",
+                                            daemon=True)
+            self._thread.start()
+        hasher = hashlib.sha1()
+        update, put = hasher.update, self._queue.put
+        for chunk in chunks:
+            put((update, chunk))
+        self._pending.append((entries, path, record, hasher))
+
+    def _stop(self) -> None:
+        if self._thread is not None:
+            self._queue.put(self._STOP)
+            self._thread.join()
+            self._thread = None
+
+    def finish(self) -> None:
+        """Wait for the queued hashing and put each digest into its layer's entries."""
+        self._stop()
+        for entries, path, record, hasher in self._pending:
+            if entries.get(path) is record:  # not replaced by a later copy in the same tar
+                entries[path] = record._replace(digest=hasher.digest())
+        self._pending.clear()
+
+
 def scan_layer(src: ByteSource, *, keep: KeepPredicate | None = None,
-               probe: ContentProbe | None = None) -> LayerContent:
-    """Read a layer tar from ``src`` up to its end-of-archive marker."""
+               probe: ContentProbe | None = None,
+               hashes: HashPipeline | None = None) -> LayerContent:
+    """Read a layer tar from ``src`` up to its end-of-archive marker.
+
+    With ``hashes``, large files are hashed in its thread and their digests arrive when the
+    pipeline finishes; without it, every digest is computed here.
+    """
     reader = TarReader(src)
     layer = LayerContent()
     entries = layer.entries
@@ -71,6 +133,13 @@ def scan_layer(src: ByteSource, *, keep: KeepPredicate | None = None,
             elif size <= SMALL_FILE:
                 if size:
                     digest = sha1(reader.read_data()).digest()
+            elif hashes is not None:
+                layer.size_bytes += size
+                layer.file_count += 1
+                record = FileRecord(REGULAR, size, None)
+                hashes.hash_later(entries, path, record, reader.data_chunks())
+                _place(layer, entries, path, record)
+                continue
             else:
                 hasher = sha1()
                 for chunk in reader.data_chunks():
@@ -85,11 +154,16 @@ def scan_layer(src: ByteSource, *, keep: KeepPredicate | None = None,
                 if target in layer.files:  # a hard link shares its target's content
                     layer.files[path] = layer.files[target]
             record = FileRecord(kind, 0, None)
-        previous = entries.get(path)
-        if previous is not None and previous.kind == REGULAR and previous.size:
-            layer.superseded.append((path, previous.size))  # the tar holds this path twice
-        entries[path] = record
+        _place(layer, entries, path, record)
     return layer
+
+
+def _place(layer: LayerContent, entries: dict[str, FileRecord], path: str,
+           record: FileRecord) -> None:
+    previous = entries.get(path)
+    if previous is not None and previous.kind == REGULAR and previous.size:
+        layer.superseded.append((path, previous.size))  # the tar holds this path twice
+    entries[path] = record
 
 
 def _record_whiteout(layer: LayerContent, parent: str, base: str) -> None:

@@ -6,7 +6,7 @@ for replay, compared in tests and turned into DataFrames, and no reader state le
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from helpers.anatomy.tarstream import DIRECTORY, HARDLINK, KIND_NAMES, OTHER, REGULAR, SYMLINK
@@ -244,9 +244,33 @@ class ImageAnatomy:
     secrets: list[SecretFinding]
     largest_files: list[VisibleFile]  # the top-N visible files, largest first
     user: str = ""
+    wasted_files_total: int = -1  # how many wasted files there are (-1: the list is complete)
+    duplicate_groups_total: int = -1  # how many duplicate groups there are (same convention)
 
     def top_wasted(self, n: int = 10) -> list[WastedFile]:
         return self.wasted_files[:n]
+
+    @property
+    def wasted_file_count(self) -> int:
+        """Wasted files in the image, even when the list holds only the largest ones."""
+        return len(self.wasted_files) if self.wasted_files_total < 0 else self.wasted_files_total
+
+    @property
+    def duplicate_group_count(self) -> int:
+        return len(self.duplicates) if self.duplicate_groups_total < 0 \
+            else self.duplicate_groups_total
+
+    def trimmed(self, top: int) -> ImageAnatomy:
+        """A copy listing only the ``top`` largest wasted files and duplicate groups.
+
+        The totals (wasted and duplicate bytes, efficiency, counts) still describe the whole
+        image; a notebook keeps its recording small this way.
+        """
+        return replace(self, wasted_files=self.wasted_files[:top],
+                       duplicates=self.duplicates[:top],
+                       largest_files=self.largest_files[:top],
+                       wasted_files_total=self.wasted_file_count,
+                       duplicate_groups_total=self.duplicate_group_count)
 
     def to_json(self) -> dict[str, Any]:
         """The summary the CLI prints and tests assert on; secret values are never in it."""

@@ -118,6 +118,7 @@ SYSTEM_PREFIXES = ("usr/lib/", "usr/lib32/", "usr/lib64/", "usr/libexec/", "usr/
                    "etc/ssl/certs/", "opt/conda/pkgs/")
 MAX_NAMED_FILE = 1 << 20  # a credentials file larger than this is not one
 MAX_GENERIC_FILE = 64 << 10  # generic text files worth reading for embedded tokens
+BINARY_PROBE = 8 << 10  # a NUL byte in the first 8 kB marks a binary file (as git decides)
 
 
 def _suffix(base: str) -> str:
@@ -154,7 +155,10 @@ class ContentScanner:
     def scan(self, path: str, data: bytes) -> list[SecretHit]:
         hits: dict[str, SecretHit] = {}  # one finding per kind per file is enough to act on
         base = path.rpartition("/")[2]
-        if PRIVATE_KEY.search(data) or (base in SSH_KEY_NAMES and data.strip()):
+        if data.find(b"\0", 0, BINARY_PROBE) >= 0 and not _is_named(path, base):
+            return []  # a binary file reached only by the generic rule: no text secrets in it
+        if (_may_hold_key(data) and PRIVATE_KEY.search(data)) \
+                or (base in SSH_KEY_NAMES and data.strip()):
             hits["private-key"] = SecretHit(path, "private-key", "private key material")
         if _is_env_file(base):
             names = _sensitive_assignments(data.decode("utf-8", "replace"))
@@ -169,6 +173,17 @@ class ContentScanner:
             if labels:
                 hits["token"] = SecretHit(path, "token", ", ".join(labels))
         return list(hits.values())
+
+
+def _is_named(path: str, base: str) -> bool:
+    """Chosen for its name (a key, an env or credentials file), not as a generic text file."""
+    return (base in NAMED_FILES or _is_env_file(base) or path.endswith(CREDENTIAL_SUFFIXES)
+            or base.endswith(KEY_SUFFIXES))
+
+
+def _may_hold_key(data: bytes) -> bool:
+    """A substring test (fast) before the regular expression (slow on every byte)."""
+    return b"PRIVATE KEY" in data or b"PuTTY-User-Key-File-" in data
 
 
 def _sensitive_assignments(text: str) -> list[str]:
@@ -187,6 +202,8 @@ def _token_labels(text: str) -> list[str]:
 
 def _credential_file_detail(path: str, base: str, data: bytes) -> str:
     """Why a well-known credentials file really holds credentials ('' when it does not)."""
+    if base not in CREDENTIAL_NAMES and not path.endswith(CREDENTIAL_SUFFIXES):
+        return ""
     text = data.decode("utf-8", "replace")
     if path.endswith(".aws/credentials"):
         return "AWS credentials" if re.search(r"aws_(secret_access_key|access_key_id)\s*=\s*\S",

@@ -24,7 +24,9 @@ PAGE = """<!doctype html>
   <input name="text" maxlength="500" required placeholder="Say something">
   <button type="submit">Post</button>
 </form>
-<ul>{% for m in messages %}<li>{{ m.text }} <small>({{ m.created_at }})</small></li>{% endfor %}</ul>
+<ul>{% for m in messages %}
+  <li>{{ m.text }} <small>({{ m.created_at }})</small></li>
+{% endfor %}</ul>
 </body></html>"""
 
 MAX_TEXT = 500
