@@ -111,6 +111,7 @@ def build(context: Path, tag: str, *, dockerfile: str | None = None,
         except docker.errors.DockerException as exc:
             errors.append(str(exc))
         _close_last_step(steps)
+        _remember_intermediates(steps, owner_notebook or labels.current_notebook())
         if errors or not image_id:
             seconds = time.monotonic() - started
             journal.record(cli, ok=False, seconds=seconds)
@@ -121,6 +122,25 @@ def build(context: Path, tag: str, *, dockerfile: str | None = None,
     image = client().images.get(tag)
     return BuildResult(tag=tag, image_id=image.id, size_bytes=int(image.attrs.get("Size", 0)),
                        seconds=round(seconds, 2), steps=steps, cli=cli)
+
+
+INTERMEDIATE_ID = re.compile(r"^\s*---> ([0-9a-f]{12})\s*$")
+
+
+def intermediates_file(notebook: str) -> Path:
+    return settings.state_dir() / "build-intermediates" / f"{notebook}.txt"
+
+
+def _remember_intermediates(steps: list[BuildStep], notebook: str) -> None:
+    """Note the image each step produced: an unfinished build or a builder stage leaves them
+    untagged ("dangling"), and cleanup removes exactly those, never anyone else's."""
+    ids = [match.group(1) for step in steps for line in step.output
+           if (match := INTERMEDIATE_ID.match(line))]
+    if ids:
+        path = intermediates_file(notebook)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("a", encoding="utf-8") as out:
+            out.write("".join(f"{image_id}\n" for image_id in ids))
 
 
 def _consume(chunk: dict, steps: list[BuildStep], errors: list[str],

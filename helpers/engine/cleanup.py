@@ -70,9 +70,37 @@ def cleanup(notebook: str | None = None, *, images: bool = True,
                     report.images.append(reference)
                 except docker.errors.APIError:
                     pass
+    if images:
+        report.images += _remove_dangling_intermediates(engine, notebook)
     for command, names in (("docker rm -f", report.containers),
                            ("docker network rm", report.networks),
                            ("docker volume rm", report.volumes), ("docker rmi", report.images)):
         if names:
             journal.record(f"{command} {' '.join(names)}")
     return report
+
+
+def _remove_dangling_intermediates(engine, notebook: str | None) -> list[str]:
+    """Untagged images that the course's own builds produced (see build.intermediates_file)."""
+    from .build import intermediates_file
+
+    files = [intermediates_file(notebook)] if notebook else \
+        list(intermediates_file("x").parent.glob("*.txt"))
+    removed = []
+    for path in files:
+        if not path.exists():
+            continue
+        for image_id in dict.fromkeys(path.read_text(encoding="utf-8").split()):
+            try:
+                image = engine.images.get(image_id)
+            except docker.errors.ImageNotFound:
+                continue
+            if image.tags:
+                continue  # a tagged image is a result, not a leftover
+            try:
+                engine.images.remove(image.id, force=False, noprune=False)
+                removed.append(image_id)
+            except docker.errors.APIError:
+                pass  # still a parent of another image or used by a container: leave it
+        path.unlink(missing_ok=True)
+    return removed

@@ -110,3 +110,24 @@ def test_broken_app_fixture_fails_at_the_import_step(scope, python_image) -> Non
 def test_app_folder_missing_is_clear(scope) -> None:
     with pytest.raises(CourseError, match="does not exist"):
         course.build_image("docker-course/x:1", context=Path("/nonexistent/app"))
+
+
+def test_cleanup_removes_the_untagged_images_of_a_failed_build(scope, python_image,
+                                                                 tmp_path) -> None:
+    from helpers.engine.build import intermediates_file
+    from helpers.engine.cleanup import cleanup
+
+    (tmp_path / "Dockerfile").write_text(
+        f"FROM {python_image}\nRUN echo {scope} > /marker\nRUN exit 3\n")
+    with pytest.raises(BuildFailed):
+        build.build(tmp_path, f"docker-course/{scope}-half:1", quiet=True)
+    made = intermediates_file(scope).read_text().split()
+    engine = docker.from_env()
+    dangling = [i for i in made if not engine.images.get(i).tags]
+    assert dangling, "the step that succeeded left an untagged image"
+    report = cleanup(scope)
+    assert set(dangling) <= set(report.images)
+    for image_id in dangling:
+        with pytest.raises(docker.errors.ImageNotFound):
+            engine.images.get(image_id)
+    engine.images.get(python_image)  # the base is untouched
