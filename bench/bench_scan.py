@@ -17,9 +17,10 @@ import os
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
+
+from bench import bench_scope
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
@@ -77,17 +78,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=5, help="CLI runs (first one is cold)")
     parser.add_argument("--keep", action="store_true", help="keep the benchmark image")
     args = parser.parse_args(argv or [])
+    with bench_scope(SCOPE, "bench-scan-"):
+        return _measure(args)
 
-    from helpers import labels
+
+def _measure(args: argparse.Namespace) -> int:
     from helpers.engine import images
     from helpers.engine.cleanup import cleanup
     from helpers.lessons import vulnerabilities
 
-    previous = labels.current_notebook()
-    labels.set_notebook(SCOPE)
-    state = tempfile.TemporaryDirectory(prefix="bench-scan-")
-    saved_state = os.environ.get("COURSE_STATE_DIR")
-    os.environ["COURSE_STATE_DIR"] = state.name  # the course's command journal stays clean
     env = dict(os.environ)
     try:
         built = vulnerabilities.build_app(IMAGE)
@@ -117,12 +116,6 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if not args.keep:
             cleanup(SCOPE)
-        labels.set_notebook(previous)
-        if saved_state is None:
-            os.environ.pop("COURSE_STATE_DIR", None)
-        else:
-            os.environ["COURSE_STATE_DIR"] = saved_state
-        state.cleanup()
 
 
 if __name__ == "__main__":

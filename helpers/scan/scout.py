@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from . import ecosystems
+from . import ecosystems, sarif
 from .model import Finding, ScanResult, normalize_severity, severity_from_score
 
 SOURCE = "docker scout"
@@ -61,7 +61,7 @@ def parse_scout_sarif(data: dict[str, Any], *, name: str = "") -> ScanResult:
     for run in data.get("runs") or []:
         rules = run.get("tool", {}).get("driver", {}).get("rules") or []
         for result in run.get("results") or []:
-            rule = _rule_for(result, rules)
+            rule = sarif.rule_for(result, rules)
             properties = dict(rule.get("properties") or {})
             properties.update(result.get("properties") or {})
             vuln_id = str(rule.get("id") or result.get("ruleId", ""))
@@ -87,16 +87,6 @@ def parse_scout_sarif(data: dict[str, Any], *, name: str = "") -> ScanResult:
                     source=SOURCE,
                 ))
     return ScanResult(target=name, findings=findings, source=SOURCE)
-
-
-def _rule_for(result: dict[str, Any], rules: list[dict[str, Any]]) -> dict[str, Any]:
-    index = result.get("ruleIndex")
-    if isinstance(index, int) and 0 <= index < len(rules):
-        return rules[index]
-    for rule in rules:
-        if rule.get("id") == result.get("ruleId"):
-            return rule
-    return {}
 
 
 _LEVEL = {"CRITICAL": "error", "HIGH": "error", "MEDIUM": "warning", "LOW": "note",

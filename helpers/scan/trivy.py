@@ -13,7 +13,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from . import ecosystems
+from . import ecosystems, sarif
 from .model import Finding, ScanResult
 
 SOURCE = "trivy"
@@ -62,7 +62,7 @@ def parse_trivy_sarif(data: dict[str, Any], *, name: str = "") -> ScanResult:
         rules = run.get("tool", {}).get("driver", {}).get("rules") or []
         target = str((run.get("properties") or {}).get("imageName") or target)
         for result in run.get("results") or []:
-            rule = _rule_for(result, rules)
+            rule = sarif.rule_for(result, rules)
             fields = _message_fields(result.get("message", {}).get("text", ""))
             tags = (rule.get("properties") or {}).get("tags") or []
             severity = fields.get("severity") or (tags[-1] if tags else "")
@@ -80,16 +80,6 @@ def parse_trivy_sarif(data: dict[str, Any], *, name: str = "") -> ScanResult:
                 source=SOURCE,
             ))
     return ScanResult(target=target, findings=findings, source=SOURCE)
-
-
-def _rule_for(result: dict[str, Any], rules: list[dict[str, Any]]) -> dict[str, Any]:
-    index = result.get("ruleIndex")
-    if isinstance(index, int) and 0 <= index < len(rules):
-        return rules[index]
-    for rule in rules:
-        if rule.get("id") == result.get("ruleId"):
-            return rule
-    return {}
 
 
 def _first_uri(result: dict[str, Any]) -> str:
