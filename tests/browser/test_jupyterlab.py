@@ -72,7 +72,7 @@ def lab_server(tmp_path):
             time.sleep(0.5)
         else:
             pytest.fail("jupyter lab did not answer within 60 s")
-        yield base, token
+        yield base, token, workdir
     finally:
         server.terminate()
         try:
@@ -99,7 +99,7 @@ def test_notebook_runs_in_the_browser_and_charts_render(lab_server) -> None:
     from playwright.sync_api import sync_playwright
 
     executable = _chromium()
-    base, token = lab_server
+    base, token, workdir = lab_server
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=executable, headless=True,
@@ -113,13 +113,12 @@ def test_notebook_runs_in_the_browser_and_charts_render(lab_server) -> None:
             page.get_by_role("menuitem", name="Run", exact=True).click()
             page.get_by_text("Run All Cells", exact=True).click()
             finished = _wait_until_idle(page)
-            errors = page.locator(".jp-OutputArea-output[data-mime-type="
-                                  "'application/vnd.jupyter.stderr']").all_inner_texts()
-            tracebacks = [e for e in errors if "Error" in e or "Traceback" in e]
-            if tracebacks or not finished:
+            errors = _saved_errors(page, workdir / NOTEBOOK)
+            if errors or not finished:
                 page.screenshot(path=str(ARTIFACTS / "browser-01-failure.png"), full_page=True)
-            assert tracebacks == [], tracebacks[:2]
-            assert finished, "some cells did not run (see artifacts/browser-01-failure.png)"
+            assert errors == [], [e[:1500] for e in errors[:2]]
+            prompts = page.locator(".jp-CodeCell .jp-InputPrompt").all_inner_texts()
+            assert finished, f"some cells did not run: {prompts} (see artifacts/)"
             images = page.locator(".jp-RenderedImage img")
             assert images.count() >= 2, "expected the latency and size charts"
             widths = [images.nth(i).evaluate("img => img.naturalWidth")
@@ -132,6 +131,20 @@ def test_notebook_runs_in_the_browser_and_charts_render(lab_server) -> None:
             page.screenshot(path=str(ARTIFACTS / "browser-01-chart.png"))
         finally:
             browser.close()
+
+
+def _saved_errors(page, path: Path) -> list[str]:
+    """Save the notebook from the browser and list its error outputs (name: value)."""
+    import json
+
+    before = path.stat().st_mtime
+    page.keyboard.press("Control+s")
+    deadline = time.monotonic() + 20
+    while path.stat().st_mtime == before and time.monotonic() < deadline:
+        time.sleep(0.3)
+    cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+    return [f"{o.get('ename')}: {o.get('evalue')}" for c in cells for o in c.get("outputs", [])
+            if o.get("output_type") == "error"]
 
 
 def _wait_until_idle(page, timeout: float = 300) -> bool:
