@@ -108,6 +108,7 @@ def test_notebook_runs_in_the_browser_and_charts_render(lab_server) -> None:
         try:
             page.goto(f"{base}/lab/tree/{NOTEBOOK}?token={token}", wait_until="networkidle")
             page.wait_for_selector(".jp-NotebookPanel .jp-Cell", timeout=60_000)
+            _wait_for_kernel(base, token)
             page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']",
                                    timeout=60_000)
             page.get_by_role("menuitem", name="Run", exact=True).click()
@@ -131,6 +132,23 @@ def test_notebook_runs_in_the_browser_and_charts_render(lab_server) -> None:
             page.screenshot(path=str(ARTIFACTS / "browser-01-chart.png"))
         finally:
             browser.close()
+
+
+def _wait_for_kernel(base: str, token: str, timeout: float = 120) -> None:
+    """Until the server reports the notebook's kernel started and idle.
+
+    In a fresh virtualenv the first kernel start is slow (bytecode compiling); the page's idle
+    indicator can show before the kernel is connected, and "Run All" would then be lost.
+    """
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        sessions = requests.get(f"{base}/api/sessions?token={token}", timeout=5).json()
+        states = [s["kernel"].get("execution_state") for s in sessions
+                  if s.get("path", "").endswith(NOTEBOOK) and s.get("kernel")]
+        if "idle" in states:
+            return
+        time.sleep(0.5)
+    pytest.fail(f"the notebook's kernel was not ready within {timeout:.0f} s")
 
 
 def _saved_errors(page, path: Path) -> list[str]:
