@@ -36,7 +36,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench import bench_scope
+from bench import bench_scope, text_table
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
@@ -75,14 +75,6 @@ import docker
 for _ in docker.from_env().api.get_image(sys.argv[1], chunk_size=1 << 20):
     pass
 """
-
-
-def _table(rows: list[tuple[str, ...]], header: tuple[str, ...]) -> str:
-    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
-    lines = ["  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
-             for row in [header, *rows]]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
 
 
 def ensure_image(rebuild: bool = False) -> tuple[str, float]:
@@ -202,7 +194,7 @@ def _measure(args: argparse.Namespace, state_dir: Path) -> int:
             vs_dive = f"{medians[name] / medians['dive']:.2f}x" if "dive" in medians else "-"
             rows.append((name, f"{medians[name]:.2f}", f"{min(values):.2f}-{max(values):.2f}",
                          f"{peaks[name]:.0f}", f"{vs_floor:.2f}x", vs_dive))
-        print(_table(rows, ("command", "median wall s", "min-max s", "peak RSS MiB", "vs floor",
+        print(text_table(rows, ("command", "median wall s", "min-max s", "peak RSS MiB", "vs floor",
                             "vs dive")))
         print(f"({len(times['floor'])} alternating rounds; floor = the export stream through "
               "the SDK, thrown away)")

@@ -1,11 +1,11 @@
 """How long ``python -m helpers scan IMAGE`` takes on the course app image, cold and warm.
 
-Builds the app with its 2021 pins (``data/apps/flask-app-2021/Dockerfile``, the image notebook
-09 scans) under its own label scope, then runs the command as a learner would, in a fresh
-process each time: the first run is "cold" (first export of a new image, first read of the
-advisory snapshot), the following runs "warm". A second table splits one warm scan into its
-stages, in one process. The target is a warm run of at most 3 s. The image is removed at the
-end unless ``--keep``.
+Builds the app with its 2021 pins (the app's Dockerfile with
+``REQUIREMENTS=requirements-2021.txt``: the image notebook 09 scans) under its own label
+scope, then runs the command as a learner would, in a fresh process each time: the first run
+is "cold" (first export of a new image, first read of the advisory snapshot), the following
+runs "warm". A second table splits one warm scan into its stages, in one process. The target
+is a warm run of at most 3 s. The image is removed at the end unless ``--keep``.
 
     python -m bench scan            # or: python bench/bench_scan.py [--runs 5] [--keep]
 """
@@ -20,7 +20,7 @@ import sys
 import time
 from pathlib import Path
 
-from bench import bench_scope
+from bench import bench_scope, text_table
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
@@ -29,14 +29,6 @@ if str(ROOT) not in sys.path:
 SCOPE = "09-bench"
 IMAGE = "docker-course/flask-app-09:bench"
 TARGET_SECONDS = 3.0
-
-
-def _table(rows: list[tuple[str, ...]], header: tuple[str, ...]) -> str:
-    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
-    lines = ["  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
-             for row in [header, *rows]]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
 
 
 def _cli_run(arguments: list[str], env: dict[str, str]) -> tuple[float, int, str]:
@@ -107,9 +99,9 @@ def _measure(args: argparse.Namespace) -> int:
                 (f"warm, median of {len(warm)}", f"{median:.2f} s"),
                 ("warm, min / max", f"{min(warm):.2f} s / {max(warm):.2f} s"),
                 ("warm, --json", f"{json_seconds:.2f} s")]
-        print(_table(rows, ("python -m helpers scan IMAGE", "wall time")))
+        print(text_table(rows, ("python -m helpers scan IMAGE", "wall time")))
         print()
-        print(_table(_stages(IMAGE), ("one warm scan, in process", "time")))
+        print(text_table(_stages(IMAGE), ("one warm scan, in process", "time")))
         verdict = "PASS" if median <= TARGET_SECONDS else "FAIL"
         print(f"\n{verdict}: warm median {median:.2f} s (target <= {TARGET_SECONDS:.0f} s)")
         return 0 if verdict == "PASS" else 1

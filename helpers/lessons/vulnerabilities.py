@@ -37,7 +37,7 @@ from ..scan.scanner import scan_source
 from ..scan.tools import scanner_command
 
 APP = "flask-app"
-DOCKERFILE = settings.APPS_DIR / "flask-app-2021" / "Dockerfile"
+DOCKERFILE = settings.APPS_DIR / "flask-app" / "Dockerfile"
 OLD_PINS = "requirements-2021.txt"
 BUMPED_PINS = "requirements-bumped.txt"
 #: Saved reports, one per tool, of the same (synthetic) image: data/reports/<stem>.<suffix>.
@@ -64,10 +64,10 @@ def _not_run(tool: str) -> str:
 def build_app(tag: str, requirements: str = OLD_PINS) -> BuildResult:
     """Build the message board with a chosen requirements file of the flask-app folder.
 
-    The Dockerfile is ``data/apps/flask-app-2021/Dockerfile``; the build context is the
-    flask-app folder, so the app's code is the same as everywhere else in the course.
+    It is the app's own Dockerfile with the ``REQUIREMENTS`` build argument, so the code is the
+    same as everywhere else in the course; only the pinned versions differ.
     """
-    return course.build_image(tag, context=course.app_dir(APP), dockerfile=str(DOCKERFILE),
+    return course.build_image(tag, context=course.app_dir(APP),
                               build_args={"REQUIREMENTS": requirements})
 
 
