@@ -93,6 +93,12 @@ def _cell(name: str, value: object) -> str:
 class FactsView:
     """Mixin for result dataclasses: show them as a two-column table instead of a repr."""
 
+    def __init_subclass__(cls, **kwargs) -> None:
+        # IPython prefers a class's own __repr__ (which @dataclass writes) over an inherited
+        # _repr_pretty_; putting it on each subclass keeps text/plain outputs compact.
+        super().__init_subclass__(**kwargs)
+        cls._repr_pretty_ = FactsView._repr_pretty_
+
     def _repr_html_(self) -> str:
         import dataclasses
 
@@ -103,6 +109,20 @@ class FactsView:
             for f in dataclasses.fields(self) if f.repr and f.name != "cli")  # type: ignore[arg-type]
         title = html.escape(type(self).__name__)
         return f"<table><caption style='text-align:left'><b>{title}</b></caption>{rows}</table>"
+
+
+    def _repr_pretty_(self, printer, cycle: bool) -> None:
+        """Plain-text form (IPython's text/plain): the same compact table, not the full repr."""
+        import dataclasses
+
+        if cycle:
+            printer.text(f"{type(self).__name__}(...)")
+            return
+        shown = [(f.name.replace("_", " "), _cell(f.name, getattr(self, f.name)))
+                 for f in dataclasses.fields(self) if f.repr and f.name != "cli"]  # type: ignore[arg-type]
+        width = max((len(name) for name, _ in shown), default=0)
+        printer.text("\n".join([type(self).__name__]
+                                + [f"  {name.ljust(width)}  {value}" for name, value in shown]))
 
 
 def enable_figures() -> None:
