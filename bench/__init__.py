@@ -1,6 +1,5 @@
 """Benchmarks of the course helpers (``make bench`` / ``python -m bench``); not timed tests."""
 
-import os
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,18 +21,7 @@ def bench_scope(notebook: str, prefix: str) -> Iterator[Path]:
 
     Yields a scratch folder that is also COURSE_STATE_DIR for the duration.
     """
-    from helpers import labels
+    from helpers.scoping import scoped
 
-    previous = labels.current_notebook()
-    saved_state = os.environ.get("COURSE_STATE_DIR")
-    labels.set_notebook(notebook)
-    with tempfile.TemporaryDirectory(prefix=prefix) as state:
-        os.environ["COURSE_STATE_DIR"] = state
-        try:
-            yield Path(state)
-        finally:
-            labels.set_notebook(previous)
-            if saved_state is None:
-                os.environ.pop("COURSE_STATE_DIR", None)
-            else:
-                os.environ["COURSE_STATE_DIR"] = saved_state
+    with tempfile.TemporaryDirectory(prefix=prefix) as state, scoped(notebook, Path(state)):
+        yield Path(state)

@@ -41,3 +41,37 @@ def shell_image() -> str:
 @pytest.fixture(scope="session")
 def python_image() -> str:
     return resolver.resolve("python").reference
+
+
+class HandMade:
+    """A container, volume and network made by hand (no course labels), all with one name."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def survived(self) -> bool:
+        import docker
+
+        engine = docker.from_env()
+        engine.containers.get(self.name)
+        engine.volumes.get(self.name)
+        return [n.name for n in engine.networks.list(names=[self.name])] == [self.name]
+
+
+@pytest.fixture
+def hand_made(shell_image) -> Iterator[HandMade]:
+    """Objects a cleanup must spare; the fixture removes them itself afterwards."""
+    import docker
+
+    engine = docker.from_env()
+    name = f"hand-made-{uuid.uuid4().hex[:6]}"
+    engine.containers.create(shell_image, ["true"], name=name)
+    engine.volumes.create(name)
+    engine.networks.create(name)
+    try:
+        yield HandMade(name)
+    finally:
+        engine.containers.get(name).remove(force=True)
+        engine.volumes.get(name).remove()
+        for network in engine.networks.list(names=[name]):
+            network.remove()

@@ -56,28 +56,17 @@ def test_unreachable_engine_is_one_clear_error(monkeypatch) -> None:
         client_mod.reset()
 
 
-def test_cleanup_removes_course_objects_and_spares_hand_made_ones(scope, shell_image) -> None:
+def test_cleanup_removes_course_objects_and_spares_hand_made_ones(scope, shell_image,
+                                                                   hand_made) -> None:
     engine = docker.from_env()
-    mine = f"hand-made-{uuid.uuid4().hex[:6]}"
-    engine.containers.create(shell_image, ["true"], name=mine)
-    engine.volumes.create(mine)
-    engine.networks.create(mine)
-    try:
-        containers.run(shell_image, name=f"{scope}-c", command=["sleep", "30"])
-        objects.create_volume(f"{scope}-v")
-        objects.create_network(f"{scope}-n")
-        report = cleanup(scope)
-        assert sorted(report.containers) == [f"{scope}-c"]
-        assert report.volumes == [f"{scope}-v"] and report.networks == [f"{scope}-n"]
-        assert engine.containers.list(all=True, filters=labels.filters(scope)) == []
-        engine.containers.get(mine)
-        engine.volumes.get(mine)
-        assert [n.name for n in engine.networks.list(names=[mine])] == [mine]
-    finally:
-        engine.containers.get(mine).remove(force=True)
-        engine.volumes.get(mine).remove()
-        for network in engine.networks.list(names=[mine]):
-            network.remove()
+    containers.run(shell_image, name=f"{scope}-c", command=["sleep", "30"])
+    objects.create_volume(f"{scope}-v")
+    objects.create_network(f"{scope}-n")
+    report = cleanup(scope)
+    assert sorted(report.containers) == [f"{scope}-c"]
+    assert report.volumes == [f"{scope}-v"] and report.networks == [f"{scope}-n"]
+    assert engine.containers.list(all=True, filters=labels.filters(scope)) == []
+    assert hand_made.survived()
 
 
 def test_cli_cleanup_scoped_to_a_notebook(scope, shell_image) -> None:

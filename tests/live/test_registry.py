@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import socket
 import uuid
 from collections.abc import Iterator
@@ -19,6 +18,7 @@ from helpers.engine import registry as reg
 from helpers.engine.cleanup import BASE_NOTEBOOK, cleanup
 from helpers.errors import CourseError, ImageUnavailable
 from helpers.lessons import registry as lesson
+from helpers.scoping import scoped
 
 HELLO = settings.APPS_DIR / "registry" / "hello"
 DOCKER_CONFIG = Path.home() / ".docker" / "config.json"
@@ -52,24 +52,16 @@ class Lab:
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory) -> Iterator[Lab]:
-    saved_state = os.environ.get("COURSE_STATE_DIR")
-    os.environ["COURSE_STATE_DIR"] = str(tmp_path_factory.mktemp("state"))
     scope = f"test-{uuid.uuid4().hex[:8]}"
-    previous = labels.current_notebook()
-    labels.set_notebook(scope)
-    made = None
-    try:
-        made = Lab(scope)
-        yield made
-    finally:
-        if made is not None:
-            reg.forget(made.endpoint)
-        cleanup(scope)
-        labels.set_notebook(previous)
-        if saved_state is None:
-            os.environ.pop("COURSE_STATE_DIR", None)
-        else:
-            os.environ["COURSE_STATE_DIR"] = saved_state
+    with scoped(scope, tmp_path_factory.mktemp("state")):
+        made = None
+        try:
+            made = Lab(scope)
+            yield made
+        finally:
+            if made is not None:
+                reg.forget(made.endpoint)
+            cleanup(scope)
 
 
 def _course_containers(scope: str) -> list[str]:

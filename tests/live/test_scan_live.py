@@ -4,7 +4,6 @@ command line on images and on saved archives, and bad input (exit 2, one readabl
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import uuid
@@ -13,12 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from helpers import labels
 from helpers.engine import images
 from helpers.engine.cleanup import cleanup
 from helpers.lessons import vulnerabilities
 from helpers.scan import compare
 from helpers.scan.scanner import scan_source
+from helpers.scoping import scoped
 
 pytestmark = pytest.mark.live
 ROOT = Path(__file__).resolve().parents[2]
@@ -28,24 +27,15 @@ ROOT = Path(__file__).resolve().parents[2]
 def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     """Both app images, built once for the module under a label scope of its own."""
     scope = f"test-{uuid.uuid4().hex[:8]}"
-    state = tmp_path_factory.mktemp("state")
-    saved_state = os.environ.get("COURSE_STATE_DIR")
-    os.environ["COURSE_STATE_DIR"] = str(state)
-    previous = labels.current_notebook()
-    labels.set_notebook(scope)
     tags = {"old": f"docker-course/flask-app-09:{scope}-2021",
             "new": f"docker-course/flask-app-09:{scope}-bumped"}
-    try:
-        vulnerabilities.build_app(tags["old"], requirements="requirements-2021.txt")
-        vulnerabilities.build_app(tags["new"], requirements="requirements-bumped.txt")
-        yield tags
-    finally:
-        cleanup(scope)
-        labels.set_notebook(previous)
-        if saved_state is None:
-            os.environ.pop("COURSE_STATE_DIR", None)
-        else:
-            os.environ["COURSE_STATE_DIR"] = saved_state
+    with scoped(scope, tmp_path_factory.mktemp("state")):
+        try:
+            vulnerabilities.build_app(tags["old"], requirements="requirements-2021.txt")
+            vulnerabilities.build_app(tags["new"], requirements="requirements-bumped.txt")
+            yield tags
+        finally:
+            cleanup(scope)
 
 
 def _cli(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:

@@ -265,29 +265,19 @@ def test_du_measures_a_volume(scope, shell_image) -> None:
 
 
 def test_cleanup_removes_what_the_notebook_made_and_spares_hand_made(scope, shell_image,
-                                                                    work, engine) -> None:
-    mine = f"hand-made-{uuid.uuid4().hex[:6]}"
-    engine.containers.create(shell_image, ["true"], name=mine)
-    engine.volumes.create(mine)
-    engine.networks.create(mine)
-    try:
-        volume = _filled(scope, shell_image)
-        backup = volumes.backup_volume(shell_image, volume)
-        volumes.restore_volume(shell_image, backup.archive, f"{scope}-restored")
-        volumes.run_with_tmpfs(shell_image, name=f"{scope}-tmpfs")
-        folder = volumes.make_host_folder()
-        volumes.run_with_bind(shell_image, folder, name=f"{scope}-bind")
-        report = cleanup(scope)
-        assert sorted(report.volumes) == sorted([volume, f"{scope}-restored"])
-        assert len(report.containers) == 3
-        assert _leftovers(engine, scope) == []
-        assert volumes.remove_host_folder().removed and not work.joinpath(
-            f"notebook-{scope}").exists()
-        engine.containers.get(mine)
-        engine.volumes.get(mine)
-        assert [n.name for n in engine.networks.list(names=[mine])] == [mine]
-    finally:
-        engine.containers.get(mine).remove(force=True)
-        engine.volumes.get(mine).remove()
-        for network in engine.networks.list(names=[mine]):
-            network.remove()
+                                                                    work, engine,
+                                                                    hand_made) -> None:
+    volume = _filled(scope, shell_image)
+    backup = volumes.backup_volume(shell_image, volume)
+    volumes.restore_volume(shell_image, backup.archive, f"{scope}-restored")
+    volumes.run_with_tmpfs(shell_image, name=f"{scope}-tmpfs")
+    folder = volumes.make_host_folder()
+    volumes.run_with_bind(shell_image, folder, name=f"{scope}-bind")
+    report = cleanup(scope)
+    assert sorted(report.volumes) == sorted([volume, f"{scope}-restored"])
+    assert len(report.containers) == 3
+    assert _leftovers(engine, scope) == []
+    assert volumes.remove_host_folder().removed and not work.joinpath(
+        f"notebook-{scope}").exists()
+    assert hand_made.survived()
+
