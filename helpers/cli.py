@@ -27,9 +27,9 @@ def _preflight(_: argparse.Namespace) -> int:
 
     checks = preflight.run_checks()
     print(preflight.render(checks))
-    ok = preflight.ready(checks)
-    print("Ready." if ok else "Not ready: fix the ✘ lines above.")
-    return 0 if ok else 1
+    problem = preflight.blocking_line(checks)
+    print("Ready." if problem is None else problem)
+    return 0 if problem is None else 1
 
 
 def _cleanup_arguments(parser: argparse.ArgumentParser) -> None:

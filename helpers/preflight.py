@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from dataclasses import dataclass
 
@@ -12,15 +13,25 @@ from .errors import CourseError
 from .units import human_bytes
 
 MIN_FREE_BYTES = 5 * 10**9  # images, build cache and a database: a few GB
+MIN_ENGINE = (25, 0)      # Engine 25 = API 1.44; older engines are end of life
+MIN_API = (1, 44)
+MIN_COMPOSE = (2, 0)
+INSTALL = ("install a current Docker Engine (28 or newer) with the buildx and Compose v2 "
+           "plugins: Docker Desktop, or docker-ce + docker-buildx-plugin + "
+           "docker-compose-plugin from Docker's apt/yum repository (README, 'Getting a Docker "
+           "Engine')")
 COURSE_PORTS = (5000, 5001, 5050, 8080)
 
 
 @dataclass
 class Check:
+    """One line of the preflight table; ``fix`` says what to do when a required check fails."""
+
     name: str
     ok: bool
     detail: str
     required: bool = True
+    fix: str = ""
 
     @property
     def mark(self) -> str:
@@ -32,13 +43,22 @@ def run_checks() -> list[Check]:
     try:
         facts = client_mod.engine_facts()
     except CourseError as exc:
-        return [Check("Docker Engine", False, f"{exc.message} What to do: {exc.hint}")]
-    checks = [Check("Docker Engine", True, f"{facts.server_version} (API {facts.api_version}, "
-                                           f"{facts.storage_driver}, {facts.os_type}/"
-                                           f"{facts.architecture})")]
+        return [Check("Docker Engine", False, exc.message, fix=exc.hint)]
+    engine_ok = _version_tuple(facts.server_version) >= MIN_ENGINE and \
+        _version_tuple(facts.api_version) >= MIN_API
+    checks = [Check("Docker Engine", engine_ok,
+                    f"{facts.server_version} (API {facts.api_version}, {facts.os_type}/"
+                    f"{facts.architecture})" + ("" if engine_ok else
+                                                ": end of life, Engine ≥ 25 needed"),
+                    fix=f"Engine {facts.server_version} is too old: {INSTALL}"),
+              Check("image store", True, f"{facts.image_store}, storage driver "
+                                         f"{facts.storage_driver}")]
+    buildx_ok = facts.buildx != "not installed"
+    checks.append(Check("buildx (BuildKit)", buildx_ok,
+                        facts.buildx if buildx_ok else "not installed",
+                        fix=f"the buildx plugin is missing: {INSTALL}"))
+    checks.append(_compose_check(facts.compose))
     checks.append(_disk_check())
-    checks.append(Check("Compose", facts.compose != "not installed", facts.compose,
-                        required=False))
     for key in catalog.CATALOG:
         ok, detail = resolver.resolvable(key)
         checks.append(Check(f"image: {key}", ok, detail))
@@ -48,6 +68,23 @@ def run_checks() -> list[Check]:
                             "free" if free else "in use (the course will pick another)",
                             required=False))
     return checks
+
+
+def _version_tuple(text: str) -> tuple[int, ...]:
+    """``28.5.2+dfsg4`` → (28, 5, 2); ``v2.40.3-3`` → (2, 40, 3); unknown → (0,)."""
+    match = re.match(r"\d+(?:\.\d+)*", text.strip().lstrip("v"))
+    return tuple(int(part) for part in match.group(0).split(".")) if match else (0,)
+
+
+def _compose_check(compose: str) -> Check:
+    if compose == "not installed":
+        why = ("only the retired `docker-compose` (v1, end of life July 2023) is installed"
+               if client_mod.compose_v1_only() else "`docker compose` (v2) is not installed")
+        return Check("Compose v2", False, why, fix=f"{why}: {INSTALL}")
+    version = compose.split()[-1]
+    ok = _version_tuple(version) >= MIN_COMPOSE
+    return Check("Compose v2", ok, compose if ok else f"{compose}: too old",
+                 fix=f"{compose} is too old: {INSTALL}")
 
 
 def _disk_check() -> Check:
@@ -64,6 +101,15 @@ def _disk_check() -> Check:
 
 def ready(checks: list[Check]) -> bool:
     return all(check.ok for check in checks if check.required)
+
+
+def blocking_line(checks: list[Check]) -> str | None:
+    """One line naming what stops the course and what to install, or None when ready."""
+    failed = [check for check in checks if check.required and not check.ok]
+    if not failed:
+        return None
+    first = failed[0]
+    return f"Not ready: {first.fix or first.name + ' ' + first.detail}"
 
 
 def render(checks: list[Check]) -> str:

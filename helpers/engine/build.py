@@ -1,41 +1,70 @@
-"""``docker build`` with visible progress, per-step timings and readable failures."""
+"""``docker build`` through BuildKit, with visible progress, per-step timings and readable failures.
+
+Since Engine 23, ``docker build`` is an alias of ``docker buildx build`` when the buildx plugin is
+installed, and BuildKit is the builder (Docker docs, "Build drivers" and "docker buildx build").
+The course runs ``docker buildx build --progress=rawjson`` and folds BuildKit's machine-readable
+progress (one JSON object a line: ``vertexes``, ``statuses``, ``logs``, ``warnings``) into the
+same kind of result the notebooks show: each Dockerfile step with its seconds and whether it came
+from cache, the step's output, and BuildKit's warnings. The line shown to the learner is the
+``docker build …`` they would type; only the progress format and the metadata file differ.
+"""
 
 from __future__ import annotations
 
+import base64
+import contextlib
+import json
+import os
 import re
+import signal
+import subprocess
+import tempfile
 import time
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 import docker.errors
 
 from .. import journal, labels, settings
 from ..display import FactsView
-from ..errors import BuildFailed, CourseError, tail
+from ..errors import BuildFailed, CourseError, EngineUnavailable, tail
 from ..progress import Progress
-from .client import client
+from .client import client, docker_cli_env
 
-STEP_LINE = re.compile(r"^Step (\d+)/(\d+) : (.*)$")
-NOISE_PREFIXES = ("---> Running in ", "Removing intermediate container ")
-ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+# "[builder 2/5] RUN pip install …", "[3/4] COPY app.py .", "[stage-1 1/3] FROM …"
+STEP_NAME = re.compile(r"^\[(?:(?P<stage>[^\]\s]+) )?(?P<index>\d+)/(?P<total>\d+)\] (?P<text>.*)$",
+                       re.S)
+ENGINE_GONE = ("cannot connect to the docker daemon", "error during connect",
+               "connection refused", "no such file or directory: unix",
+               "is the docker daemon running")
 
 
 @dataclass
 class BuildStep:
-    """One Dockerfile instruction as the builder ran it."""
+    """One Dockerfile instruction as BuildKit ran it.
+
+    ``number`` is the step's position in its stage as BuildKit shows it (``[builder 2/5]`` is
+    step 2 of 5 of stage ``builder``); ``stage`` is the stage name (``builder``, ``stage-1``, or
+    ``""`` for a single-stage build);
+    ``seconds`` is wall time (0 for a step served from cache); ``output`` holds its log lines.
+    """
 
     number: int
     instruction: str
     seconds: float = 0.0
     cached: bool = False
     output: list[str] = field(default_factory=list)
-    started: float = field(default=0.0, repr=False)
-    finished: bool = field(default=False, repr=False)
+    stage: str = ""
 
 
 @dataclass
 class BuildResult(FactsView):
-    """What a build produced: the tagged image and how long each step took."""
+    """What a build produced: the tagged image, how long each step took, BuildKit's warnings.
+
+    ``size_bytes`` is the engine's image size (bytes); ``seconds`` the whole build's wall time.
+    """
 
     tag: str
     image_id: str
@@ -43,153 +72,350 @@ class BuildResult(FactsView):
     seconds: float
     steps: list[BuildStep]
     cli: str
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def cached_steps(self) -> int:
         return sum(step.cached for step in self.steps)
 
 
-def cli_line(context: Path, tag: str, dockerfile: str | None, build_args: dict[str, str],
-             target: str | None, network: str | None) -> str:
-    parts = ["docker build", f"-t {tag}"]
+def cli_args(context: Path, tag: str, *, dockerfile: str | None = None,
+             build_args: Mapping[str, str] | None = None, target: str | None = None,
+             network: str | None = None, no_cache: bool = False,
+             image_labels: Mapping[str, str] | None = None,
+             secrets: Mapping[str, str | Path] | None = None) -> list[str]:
+    """The ``docker build`` arguments (after ``docker build``) for one build, paths absolute."""
+    args = ["-t", tag]
     if dockerfile and dockerfile != "Dockerfile":
-        # a Dockerfile outside the context is passed by absolute path: show it from the root
-        shown = _display_path(Path(dockerfile)) if Path(dockerfile).is_absolute() else dockerfile
-        parts.append(f"-f {shown}")
-    parts += [f"--build-arg {k}={v}" for k, v in build_args.items()]
+        path = Path(dockerfile)
+        args += ["-f", str(path if path.is_absolute() else Path(context).resolve() / path)]
+    for key, value in (build_args or {}).items():
+        args += ["--build-arg", f"{key}={value}"]
+    for key, value in (image_labels or {}).items():
+        args += ["--label", f"{key}={value}"]
+    for secret_id, source in (secrets or {}).items():
+        args += ["--secret", f"id={secret_id},src={Path(source).resolve()}"]
     if target:
-        parts.append(f"--target {target}")
+        args += ["--target", target]
     if network:
-        parts.append(f"--network {network}")
-    parts.append(_display_path(context))
-    return " ".join(parts)
+        args += ["--network", network]
+    if no_cache:
+        args.append("--no-cache")
+    args.append(str(Path(context).resolve()))
+    return args
 
 
-def _display_path(path: Path) -> str:
-    """Paths as seen from the repository root, where a learner would type the command."""
-    try:
-        return str(path.resolve().relative_to(settings.PROJECT_ROOT)) or "."
-    except ValueError:
-        return str(path)
+def cli_line(args: Iterable[str]) -> str:
+    """The command a learner types: ``docker build`` and the same arguments, shell-quoted."""
+    import shlex
+
+    return "docker build " + " ".join(shlex.quote(arg) for arg in args)
 
 
 def build(context: Path, tag: str, *, dockerfile: str | None = None,
           build_args: dict[str, str] | None = None, target: str | None = None,
           no_cache: bool = False, quiet: bool = False,
-          owner_notebook: str | None = None) -> BuildResult:
-    """Build ``context`` into ``tag``; a failed step raises :class:`BuildFailed` with its log.
+          owner_notebook: str | None = None,
+          secrets: Mapping[str, str | Path] | None = None,
+          timeout: float = 1800) -> BuildResult:
+    """Build ``context`` into ``tag`` with BuildKit and return the steps it ran.
 
-    ``owner_notebook`` overrides the notebook label (stand-in bases use "base" so that
-    notebook cleanups keep them).
+    ``secrets`` maps a secret id to a file (``--secret id=ID,src=FILE``), readable in a
+    ``RUN --mount=type=secret,id=ID`` step and never stored in a layer. ``owner_notebook``
+    overrides the notebook label (stand-in bases use "base" so notebook cleanups keep them).
+
+    Raises :class:`BuildFailed` (a step failed: its step, command and log tail; or the
+    Dockerfile could not be parsed), :class:`CourseError` (missing context, Dockerfile or
+    secret file; buildx missing) and :class:`EngineUnavailable` (the engine went away).
     """
     context = Path(context)
     build_args = dict(build_args or {})
     if not context.is_dir():
         raise CourseError(f"The build context {context} does not exist or is not a folder.",
                           hint="check the path; the course apps live under data/apps/.")
-    dockerfile_path = context / (dockerfile or "Dockerfile")
+    dockerfile_path = Path(dockerfile) if dockerfile and Path(dockerfile).is_absolute() \
+        else context / (dockerfile or "Dockerfile")
     if not dockerfile_path.is_file():
         raise CourseError(f"No Dockerfile at {dockerfile_path}.",
                           hint="create one, or pass dockerfile='name' for another file name.")
-    network = settings.build_network()
-    cli = cli_line(context, tag, dockerfile, build_args, target, network)
+    for secret_id, source in (secrets or {}).items():
+        if not Path(source).is_file():
+            raise CourseError(f"The build secret {secret_id!r} has no file at {source}.",
+                              hint="create the file (it is read at build time and stored in no "
+                                   "layer), or pass another path.")
+    notebook = owner_notebook or labels.current_notebook()
+    args = cli_args(context, tag, dockerfile=dockerfile, build_args=build_args, target=target,
+                    network=settings.build_network(), no_cache=no_cache,
+                    image_labels=labels.for_new_image(owner_notebook), secrets=secrets)
+    cli = cli_line(args)
+    previous = _image_id(tag)
     started = time.monotonic()
-    steps: list[BuildStep] = []
-    image_id = ""
-    errors: list[str] = []
-    with Progress(f"docker build -t {tag}", quiet=quiet) as progress:
-        try:
-            stream = client().api.build(
-                path=str(context), dockerfile=dockerfile, tag=tag, buildargs=build_args,
-                target=target, network_mode=network,
-                labels=labels.for_new_image(owner_notebook),
-                rm=True, forcerm=True, nocache=no_cache, decode=True)
-            for chunk in stream:
-                image_id = _consume(chunk, steps, errors, progress) or image_id
-        except docker.errors.APIError as exc:
-            errors.append(str(exc.explanation or exc))
-        except docker.errors.DockerException as exc:
-            errors.append(str(exc))
-        _close_last_step(steps)
-        _remember_intermediates(steps, owner_notebook or labels.current_notebook())
-        if errors or not image_id:
-            seconds = time.monotonic() - started
+    fold = BuildFold()
+    with Progress(f"docker build -t {tag}", quiet=quiet) as progress, \
+            tempfile.TemporaryDirectory(prefix="course-build-") as scratch:
+        metadata = Path(scratch) / "metadata.json"
+        argv = ["docker", "buildx", "build", "--progress=rawjson",
+                "--metadata-file", str(metadata), *args]
+        returncode, other = _run(argv, fold, progress, timeout)
+        seconds = time.monotonic() - started
+        if returncode != 0:
             journal.record(cli, ok=False, seconds=seconds)
-            raise _failure(tag, steps, errors)
-        progress.update(f"built in {len(steps)} steps")
-    seconds = time.monotonic() - started
+            raise _failure(tag, fold, other)
+        progress.update(f"built: {len(fold.steps)} steps, {fold.cached} from cache")
     journal.record(cli, seconds=seconds)
-    image = client().images.get(tag)
+    image = _inspect(tag)
+    if previous and previous != image.id:
+        _remember_replaced(previous, notebook)
     return BuildResult(tag=tag, image_id=image.id, size_bytes=int(image.attrs.get("Size", 0)),
-                       seconds=round(seconds, 2), steps=steps, cli=cli)
+                       seconds=round(seconds, 2), steps=fold.steps, cli=cli,
+                       warnings=fold.warnings)
 
 
-INTERMEDIATE_ID = re.compile(r"^\s*---> ([0-9a-f]{12})\s*$")
+def _run(argv: list[str], fold: BuildFold, progress: Progress,
+         timeout: float) -> tuple[int, list[str]]:
+    """Run buildx, folding its stderr (rawjson) as it comes; return exit code and plain lines."""
+    other: list[str] = []
+    try:
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.PIPE, env=docker_cli_env(),
+                                start_new_session=True)
+    except FileNotFoundError:
+        raise CourseError("The docker CLI is not installed on this machine.",
+                          hint="install the docker CLI with the buildx plugin "
+                               "(README, 'Getting a Docker Engine').") from None
+    deadline = time.monotonic() + timeout
+    try:
+        assert proc.stderr is not None
+        for raw in proc.stderr:
+            line = raw.decode("utf-8", "replace").rstrip("\n")
+            if not fold.feed(line):
+                if line.strip():
+                    other.append(line)
+            elif fold.current:
+                progress.update(fold.current[:90])
+            if time.monotonic() > deadline:
+                raise TimeoutError
+        return proc.wait(), other
+    except TimeoutError:
+        _stop(proc)
+        other.append(f"the build took longer than {timeout:.0f} s and was stopped")
+        return 124, other
+    except BaseException:
+        # an interrupt (Jupyter's "Interrupt kernel") or any other error: stop the build, so
+        # BuildKit cancels it and leaves no image behind
+        _stop(proc)
+        raise
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGINT)
+        proc.wait(timeout=10)
+    except (ProcessLookupError, subprocess.TimeoutExpired):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+def _timestamp(value: str | None) -> float | None:
+    if not value:
+        return None
+    # RFC 3339 with nanoseconds: keep microseconds for fromisoformat
+    match = re.match(r"^(.*T\d\d:\d\d:\d\d)(\.\d+)?(Z|[+-]\d\d:\d\d)$", value)
+    if not match:
+        return None
+    base, fraction, zone = match.groups()
+    text = base + ((fraction or "")[:7]) + ("+00:00" if zone == "Z" else zone)
+    return datetime.fromisoformat(text).timestamp()
+
+
+class BuildFold:
+    """Folds BuildKit's rawjson progress, line by line, into steps, logs, errors and warnings.
+
+    Pure: it never touches the engine, so tests feed it saved progress lines.
+    """
+
+    def __init__(self) -> None:
+        self._by_digest: dict[str, BuildStep] = {}
+        self._times: dict[str, tuple[float | None, float | None]] = {}
+        self._internal_logs: dict[str, list[str]] = {}
+        self._steps: list[BuildStep] = []
+        self._first_start: dict[str, float] = {}
+        self.warnings: list[str] = []
+        self.errors: list[tuple[str, str]] = []   # (vertex name, error)
+        self.current = ""
+
+    @property
+    def steps(self) -> list[BuildStep]:
+        """Steps in Dockerfile order: stages in the order they started, steps by position.
+
+        BuildKit announces vertices in no fixed order and runs independent stages in parallel.
+        """
+        def stage_rank(step: BuildStep) -> float:
+            return self._first_start.get(step.stage, float("inf"))
+
+        return sorted(self._steps, key=lambda s: (stage_rank(s), s.stage, s.number))
+
+    @property
+    def cached(self) -> int:
+        return sum(step.cached for step in self._steps)
+
+    def feed(self, line: str) -> bool:
+        """Take one stderr line; False when it is not a progress object (plain error text)."""
+        if not line.startswith("{"):
+            return False
+        try:
+            message = json.loads(line)
+        except ValueError:
+            return False
+        if not isinstance(message, dict):
+            return False
+        for vertex in message.get("vertexes") or ():
+            self._vertex(vertex)
+        for entry in message.get("logs") or ():
+            self._log(entry)
+        for warning in message.get("warnings") or ():
+            self._warning(warning)
+        return True
+
+    def _vertex(self, vertex: dict) -> None:
+        digest = str(vertex.get("digest", ""))
+        name = str(vertex.get("name", ""))
+        match = STEP_NAME.match(name)
+        step = self._by_digest.get(digest)
+        if step is None and match:
+            step = BuildStep(number=int(match["index"]), instruction=match["text"].strip(),
+                             stage=match["stage"] or "")
+            self._by_digest[digest] = step
+            self._steps.append(step)
+        if vertex.get("error"):
+            self.errors.append((name, str(vertex["error"])))
+        if step is None:
+            return
+        if vertex.get("cached"):
+            step.cached = True
+        started, completed = self._times.get(digest, (None, None))
+        started = _timestamp(vertex.get("started")) or started
+        completed = _timestamp(vertex.get("completed")) or completed
+        self._times[digest] = (started, completed)
+        if started:
+            first = self._first_start.get(step.stage)
+            self._first_start[step.stage] = started if first is None else min(first, started)
+        if started and completed:
+            step.seconds = round(max(0.0, completed - started), 2)
+        if started and not completed:
+            stage = f"{step.stage} " if step.stage else ""
+            self.current = f"[{stage}{step.number}] {step.instruction}"
+
+    def _log(self, entry: dict) -> None:
+        try:
+            text = base64.b64decode(entry.get("data", "")).decode("utf-8", "replace")
+        except ValueError:
+            return
+        lines = [line.rstrip("\r") for line in text.splitlines() if line.strip()]
+        step = self._by_digest.get(str(entry.get("vertex", "")))
+        if step is not None:
+            step.output.extend(lines)
+        else:
+            self._internal_logs.setdefault(str(entry.get("vertex", "")), []).extend(lines)
+
+    def _warning(self, warning: dict) -> None:
+        short = warning.get("short")
+        try:
+            text = base64.b64decode(short).decode("utf-8", "replace") if short else ""
+        except ValueError:
+            text = str(short)
+        if text and text not in self.warnings:
+            self.warnings.append(text)
+
+    def failed_step(self) -> BuildStep | None:
+        """The Dockerfile step whose vertex reported an error (the last one, if several)."""
+        for name, _error in reversed(self.errors):
+            match = STEP_NAME.match(name)
+            if match:
+                for step in self._steps:
+                    if step.instruction == match["text"].strip() and \
+                            step.stage == (match["stage"] or ""):
+                        return step
+        return None
+
+
+def _failure(tag: str, fold: BuildFold, other: list[str]) -> CourseError:
+    plain = "\n".join(other)
+    summary = next((line.removeprefix("ERROR: ").strip() for line in reversed(other)
+                    if line.startswith("ERROR")), "")
+    lowered = plain.lower()
+    if any(needle in lowered for needle in ENGINE_GONE) or _engine_gone():
+        return EngineUnavailable(
+            f"The Docker Engine went away while building {tag}.",
+            hint="start the engine again, then re-run the cell; `python -m helpers cleanup` "
+                 "removes what the interrupted build left.",
+            log_tail=tail(plain, 5))
+    if "buildx" in lowered and ("unknown command" in lowered or "is not a docker command"
+                                in lowered):
+        return CourseError("The docker CLI has no buildx plugin, so BuildKit builds cannot run.",
+                           hint="install docker-buildx (README, 'Getting a Docker Engine') and "
+                                "check with `make preflight`.")
+    step = fold.failed_step()
+    if step is not None:
+        error = next(err for name, err in reversed(fold.errors) if step.instruction in name)
+        return BuildFailed(
+            f"Building {tag} failed at step {step.number} ({step.instruction}): {error}",
+            step=str(step.number), command=step.instruction,
+            hint="fix that Dockerfile instruction and build again; the steps before it come "
+                 "from cache.",
+            log_tail=tail("\n".join(step.output)))
+    message = summary or (fold.errors[-1][1] if fold.errors else "the builder returned no image")
+    hint = "check the Dockerfile syntax and the base image name."
+    if "secret" in lowered and "not found" in lowered:
+        hint = "pass the secret the Dockerfile mounts (`--secret id=…,src=FILE`)."
+    # BuildKit prints the Dockerfile lines around a parse error: keep them in the message's log
+    return BuildFailed(f"Building {tag} failed before any step ran: {message}", hint=hint,
+                       log_tail=tail(plain, 12))
+
+
+def _engine_gone() -> bool:
+    from .client import reset
+
+    reset()
+    try:
+        client()
+    except EngineUnavailable:
+        return True
+    return False
+
+
+def _image_id(tag: str) -> str | None:
+    try:
+        return str(client().images.get(tag).id)
+    except docker.errors.ImageNotFound:
+        return None
+    except docker.errors.APIError:
+        return None
+
+
+def _inspect(tag: str):
+    try:
+        return client().images.get(tag)
+    except docker.errors.ImageNotFound:
+        raise BuildFailed(f"The build of {tag} ended without an image tagged {tag}.",
+                          hint="run the build again; if it repeats, check `docker buildx ls` "
+                               "(the default builder loads images into the engine).") from None
 
 
 def intermediates_file(notebook: str) -> Path:
+    """Where the ids of images a course build untagged (replaced by a rebuild) are noted."""
     return settings.state_dir() / "build-intermediates" / f"{notebook}.txt"
 
 
-def _remember_intermediates(steps: list[BuildStep], notebook: str) -> None:
-    """Note the image each step produced: an unfinished build or a builder stage leaves them
-    untagged ("dangling"), and cleanup removes exactly those, never anyone else's."""
-    ids = [match.group(1) for step in steps for line in step.output
-           if (match := INTERMEDIATE_ID.match(line))]
-    if ids:
-        path = intermediates_file(notebook)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("a", encoding="utf-8") as out:
-            out.write("".join(f"{image_id}\n" for image_id in ids))
+def _remember_replaced(image_id: str, notebook: str) -> None:
+    """A rebuild moves the tag to the new image and leaves the old one untagged ("dangling").
 
-
-def _consume(chunk: dict, steps: list[BuildStep], errors: list[str],
-             progress: Progress) -> str | None:
-    """Fold one JSON message of the build stream into the step list; return an image id."""
-    if "error" in chunk:
-        errors.append(str(chunk.get("error", "")).strip())
-        return None
-    aux = chunk.get("aux")
-    if isinstance(aux, dict) and aux.get("ID"):
-        return str(aux["ID"])
-    text = chunk.get("stream")
-    if not isinstance(text, str):
-        return None
-    for line in ANSI_ESCAPE.sub("", text).splitlines():
-        match = STEP_LINE.match(line.strip())
-        if match:
-            _close_last_step(steps)
-            number, total, instruction = match.groups()
-            steps.append(BuildStep(number=int(number), instruction=instruction,
-                                   started=time.monotonic()))
-            progress.update(f"step {number}/{total} {instruction[:70]}")
-        elif steps:
-            stripped = line.rstrip()
-            if stripped.strip() == "---> Using cache":
-                steps[-1].cached = True
-            if stripped and not stripped.lstrip().startswith(NOISE_PREFIXES):
-                steps[-1].output.append(stripped)
-            if stripped.startswith("Successfully built "):
-                return None
-    return None
-
-
-def _close_last_step(steps: list[BuildStep]) -> None:
-    """A step's duration is known only when the next one begins (or the build ends)."""
-    if steps and not steps[-1].finished:
-        steps[-1].seconds = round(time.monotonic() - steps[-1].started, 2)
-        steps[-1].finished = True
-
-
-def _failure(tag: str, steps: list[BuildStep], errors: list[str]) -> BuildFailed:
-    message = errors[-1] if errors else "the builder returned no image"
-    if not steps:
-        return BuildFailed(f"Building {tag} failed before the first step: {message}",
-                           hint="check the Dockerfile syntax and the base image name.")
-    step = steps[-1]
-    log = "\n".join(step.output)
-    return BuildFailed(
-        f"Building {tag} failed at step {step.number} ({step.instruction}): {message}",
-        step=f"{step.number}", command=step.instruction,
-        hint="fix that Dockerfile instruction and build again; earlier steps come from cache.",
-        log_tail=tail(log))
+    Cleanup removes exactly the ids noted here (when still untagged), never anyone else's.
+    BuildKit itself leaves no intermediate images: builder stages and failed steps live only in
+    the build cache.
+    """
+    path = intermediates_file(notebook)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a", encoding="utf-8") as out:
+        out.write(f"{image_id}\n")

@@ -58,6 +58,17 @@ def _reason(text: str) -> str:
     return text.split("\n")[0][:120]
 
 
+def docker_cli_env() -> dict[str, str]:
+    """The environment for a ``docker`` CLI subprocess: the caller's, with BuildKit forced on.
+
+    ``DOCKER_BUILDKIT=0`` would send ``docker build`` to the legacy builder, which the course
+    does not teach (deprecated since Engine 23).
+    """
+    env = dict(os.environ)
+    env.pop("DOCKER_BUILDKIT", None)
+    return env
+
+
 def reset() -> None:
     """Forget the cached connection (after the engine restarts or DOCKER_HOST changes)."""
     _cached_client.cache_clear()
@@ -73,7 +84,11 @@ def engine_available() -> bool:
 
 @dataclass(frozen=True)
 class ComposeFlavour:
-    """Which Compose the machine has: v2 plugin (``docker compose``) or v1 (``docker-compose``)."""
+    """The Compose the machine has: the v2 CLI plugin (``docker compose``) and its version.
+
+    Compose v1 (``docker-compose``, Python) reached end of life in July 2023; the course speaks
+    ``docker compose`` only.
+    """
 
     command: tuple[str, ...]
     version: str
@@ -88,24 +103,41 @@ class ComposeFlavour:
         return f"{' '.join(self.command)} {self.version}"
 
 
+def _cli_version(argv: list[str]) -> str | None:
+    """The first line a ``… version`` command prints, or None when it is missing or fails."""
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=20, check=False,
+                              env=docker_cli_env())
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    lines = done.stdout.strip().splitlines()
+    return lines[0].strip() if done.returncode == 0 and lines else None
+
+
 @functools.lru_cache(maxsize=1)
 def compose_flavour() -> ComposeFlavour | None:
-    """Prefer ``docker compose`` (v2); fall back to ``docker-compose`` (v1); None if neither."""
-    candidates = []
-    if shutil.which("docker"):
-        candidates.append(("docker", "compose"))
-    if shutil.which("docker-compose"):
-        candidates.append(("docker-compose",))
-    for command in candidates:
-        try:
-            done = subprocess.run([*command, "version", "--short"], capture_output=True,
-                                  text=True, timeout=20, check=False)
-        except (OSError, subprocess.TimeoutExpired):
-            continue
-        version = done.stdout.strip().splitlines()[0] if done.stdout.strip() else ""
-        if done.returncode == 0 and version:
-            return ComposeFlavour(command=tuple(command), version=version)
-    return None
+    """``docker compose`` (v2) with its version, or None when the plugin is not installed."""
+    if not shutil.which("docker"):
+        return None
+    version = _cli_version(["docker", "compose", "version", "--short"])
+    return ComposeFlavour(command=("docker", "compose"), version=version) if version else None
+
+
+@functools.lru_cache(maxsize=1)
+def buildx_version() -> str | None:
+    """The buildx plugin's version (``docker buildx version``), or None when it is missing."""
+    if not shutil.which("docker"):
+        return None
+    line = _cli_version(["docker", "buildx", "version"])
+    if not line:
+        return None
+    parts = line.split()
+    return parts[1] if len(parts) > 1 else line
+
+
+def compose_v1_only() -> bool:
+    """True when only the retired ``docker-compose`` (v1) is installed, to say so in preflight."""
+    return compose_flavour() is None and shutil.which("docker-compose") is not None
 
 
 @dataclass(frozen=True)
@@ -119,10 +151,12 @@ class EngineFacts(FactsView):
     kernel: str
     operating_system: str
     storage_driver: str
+    image_store: str
     cgroup_version: str
     cpus: int
     memory_bytes: int
     compose: str
+    buildx: str
     docker_host: str
 
     def as_rows(self) -> list[tuple[str, str]]:
@@ -133,11 +167,26 @@ class EngineFacts(FactsView):
             ("Kernel", self.kernel),
             ("Host OS", self.operating_system),
             ("Storage driver", self.storage_driver),
+            ("Image store", self.image_store),
             ("cgroup version", self.cgroup_version),
             ("CPUs / memory", f"{self.cpus} / {self.memory_bytes / 2**30:.1f} GiB"),
             ("Compose", self.compose),
+            ("Buildx (BuildKit)", self.buildx),
             ("Connected to", self.docker_host),
         ]
+
+
+def image_store(info: dict) -> str:
+    """``containerd`` when the engine keeps images in containerd (the containerd image store,
+    default on fresh Engine 29 and Docker Desktop installs), else ``graphdriver (<driver>)``.
+
+    Source: ``docker info`` reports ``driver-type: io.containerd.snapshotter.v1`` under the
+    storage driver's status for the containerd store.
+    """
+    status = {str(k): str(v) for k, v in (info.get("DriverStatus") or []) if k}
+    if status.get("driver-type", "").startswith("io.containerd.snapshotter"):
+        return "containerd"
+    return f"graphdriver ({info.get('Driver', '?')})"
 
 
 def engine_facts() -> EngineFacts:
@@ -154,9 +203,11 @@ def engine_facts() -> EngineFacts:
         kernel=str(info.get("KernelVersion", "?")),
         operating_system=str(info.get("OperatingSystem", "?")),
         storage_driver=str(info.get("Driver", "?")),
+        image_store=image_store(info),
         cgroup_version=str(info.get("CgroupVersion", "?")),
         cpus=int(info.get("NCPU", 0)),
         memory_bytes=int(info.get("MemTotal", 0)),
         compose=flavour.label if flavour else "not installed",
+        buildx=buildx_version() or "not installed",
         docker_host=os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock"),
     )

@@ -112,22 +112,68 @@ def test_app_folder_missing_is_clear(scope) -> None:
         course.build_image("docker-course/x:1", context=Path("/nonexistent/app"))
 
 
-def test_cleanup_removes_the_untagged_images_of_a_failed_build(scope, python_image,
-                                                                 tmp_path) -> None:
+def test_a_rebuild_leaves_the_old_image_untagged_and_cleanup_removes_it(scope, shell_image,
+                                                                        tmp_path) -> None:
     from helpers.engine.build import intermediates_file
     from helpers.engine.cleanup import cleanup
 
-    (tmp_path / "Dockerfile").write_text(
-        f"FROM {python_image}\nRUN echo {scope} > /marker\nRUN exit 3\n")
-    with pytest.raises(BuildFailed):
-        build.build(tmp_path, f"docker-course/{scope}-half:1", quiet=True)
-    made = intermediates_file(scope).read_text().split()
+    tag = f"docker-course/{scope}-rebuilt:1"
+    (tmp_path / "Dockerfile").write_text(f"FROM {shell_image}\nRUN echo one > /marker\n")
+    first = build.build(tmp_path, tag, quiet=True)
+    (tmp_path / "Dockerfile").write_text(f"FROM {shell_image}\nRUN echo two > /marker\n")
+    second = build.build(tmp_path, tag, quiet=True)
+    assert first.image_id != second.image_id
+    assert first.image_id in intermediates_file(scope).read_text().split()
     engine = docker.from_env()
-    dangling = [i for i in made if not engine.images.get(i).tags]
-    assert dangling, "the step that succeeded left an untagged image"
+    assert not engine.images.get(first.image_id).tags
     report = cleanup(scope)
-    assert set(dangling) <= set(report.images)
-    for image_id in dangling:
-        with pytest.raises(docker.errors.ImageNotFound):
-            engine.images.get(image_id)
-    engine.images.get(python_image)  # the base is untouched
+    assert first.image_id in report.images
+    with pytest.raises(docker.errors.ImageNotFound):
+        engine.images.get(first.image_id)
+    engine.images.get(shell_image)  # the base is untouched
+
+
+def test_buildkit_reports_cached_steps_on_a_rebuild(scope, shell_image, tmp_path) -> None:
+    (tmp_path / "Dockerfile").write_text(
+        f"FROM {shell_image}\nRUN echo {scope} > /a\nCOPY note.txt /note.txt\n")
+    (tmp_path / "note.txt").write_text("v1\n")
+    tag = f"docker-course/{scope}-cache:1"
+    first = build.build(tmp_path, tag, quiet=True)
+    assert [s.cached for s in first.steps][1:] == [False, False]
+    (tmp_path / "note.txt").write_text("v2\n")
+    second = build.build(tmp_path, tag, quiet=True)
+    cached = {s.instruction: s.cached for s in second.steps}
+    assert cached[f"RUN echo {scope} > /a"] and not cached["COPY note.txt /note.txt"]
+    assert second.cli.startswith(f"docker build -t {tag} --label ")
+
+
+def test_a_build_secret_is_readable_in_run_and_stored_nowhere(scope, shell_image,
+                                                              tmp_path) -> None:
+    secret = f"token-{scope}-do-not-keep"
+    (tmp_path / "token.txt").write_text(secret)
+    (tmp_path / "Dockerfile").write_text(
+        f"FROM {shell_image}\n"
+        "RUN --mount=type=secret,id=token test \"$(cat /run/secrets/token)\" != \"\" "
+        "&& echo used > /used\n")
+    tag = f"docker-course/{scope}-secret:1"
+    result = build.build(tmp_path, tag, quiet=True, secrets={"token": tmp_path / "token.txt"})
+    assert "--secret id=token,src=" in result.cli
+    engine = docker.from_env()
+    history = " ".join(str(h.get("CreatedBy", "")) for h in engine.images.get(tag).history())
+    assert secret not in history
+    exported = b"".join(engine.images.get(tag).save(named=True))
+    assert secret.encode() not in exported
+
+
+def test_a_missing_build_secret_is_one_clear_error(scope, shell_image, tmp_path) -> None:
+    (tmp_path / "Dockerfile").write_text(
+        f"FROM {shell_image}\nRUN --mount=type=secret,id=token,required=true cat "
+        "/run/secrets/token\n")
+    with pytest.raises(CourseError, match="has no file"):
+        build.build(tmp_path, f"docker-course/{scope}-nosecret:1", quiet=True,
+                    secrets={"token": tmp_path / "absent.txt"})
+    with pytest.raises(BuildFailed) as failure:
+        build.build(tmp_path, f"docker-course/{scope}-nosecret:1", quiet=True)
+    assert "token" in failure.value.message
+    with pytest.raises(docker.errors.ImageNotFound):
+        docker.from_env().images.get(f"docker-course/{scope}-nosecret:1")

@@ -10,7 +10,7 @@ import uuid
 import docker
 import pytest
 
-from helpers import labels
+from helpers import labels, settings
 from helpers.engine import client as client_mod
 from helpers.engine import containers, objects
 from helpers.engine.cleanup import cleanup
@@ -37,10 +37,33 @@ def test_preflight_is_ready_and_prints_a_table() -> None:
     assert "✔ Docker Engine" in done.stdout and "Ready." in done.stdout
 
 
+def test_engine_facts_name_the_image_store_buildx_and_compose_v2() -> None:
+    facts = client_mod.engine_facts()
+    assert facts.image_store == "containerd" or facts.image_store.startswith("graphdriver (")
+    assert facts.buildx != "not installed"
+    assert facts.compose.startswith("docker compose ")
+
+
+def test_preflight_refuses_an_end_of_life_engine_in_one_line() -> None:
+    """Debian 12's Engine 20.10 (API 1.41), started by .ci/docker-stack beside the real one."""
+    legacy = os.environ.get("COURSE_LEGACY_DOCKER_HOST")
+    if not legacy:
+        if settings.require_engine() and os.environ.get("CI"):
+            pytest.fail("CI must start the 20.10 engine (.ci/docker-stack legacy start)")
+        pytest.skip("no Engine 20.10 to test against (COURSE_LEGACY_DOCKER_HOST)")
+    done = _cli("preflight", env={"DOCKER_HOST": legacy})
+    assert done.returncode == 1, done.stdout + done.stderr
+    last = done.stdout.strip().splitlines()[-1]
+    assert last.startswith("Not ready: Engine 20.10.")
+    assert "too old" in last and "docker-compose-plugin" in last
+    assert "Traceback" not in done.stdout + done.stderr
+
+
 def test_preflight_without_engine_says_so_in_one_line() -> None:
     done = _cli("preflight", env={"DOCKER_HOST": "tcp://127.0.0.1:9"})
     assert done.returncode != 0
-    engine_line = [line for line in done.stdout.splitlines() if "Docker Engine" in line]
+    engine_line = [line for line in done.stdout.splitlines()
+                   if line.startswith("✘ Docker Engine")]
     assert len(engine_line) == 1 and "connection refused" in engine_line[0]
     assert "Traceback" not in done.stdout + done.stderr
 

@@ -10,9 +10,8 @@ import pandas as pd
 import pytest
 
 from helpers import codec, journal, labels, ports, rootfs
-from helpers.engine.build import BuildResult, BuildStep, _consume, _failure
+from helpers.engine.build import BuildFold, BuildResult, BuildStep, _failure
 from helpers.errors import CourseError
-from helpers.progress import Progress
 from helpers.standins.busybox import rootfs_tar
 from helpers.units import human_bytes, human_seconds
 
@@ -76,29 +75,68 @@ def test_course_error_renders_message_hint_and_log() -> None:
     assert error._render_traceback_()[0] == "CourseError: It broke."
 
 
-def test_build_stream_is_folded_into_steps_with_cache_flags() -> None:
-    steps: list[BuildStep] = []
-    errors: list[str] = []
-    progress = Progress("t", quiet=True)
-    chunks = [{"stream": "Step 1/3 : FROM base\n"}, {"stream": " ---> 1234\n"},
-              {"stream": "Step 2/3 : RUN pip install -r requirements.txt\n"},
-              {"stream": " ---> Using cache\n"}, {"stream": " ---> 5678\n"},
-              {"stream": "Step 3/3 : RUN \x1b[91mbroken\x1b[0m\n"},
-              {"stream": "\x1b[91msh: broken: not found\n\x1b[0m"},
-              {"error": "The command '/bin/sh -c broken' returned a non-zero code: 127"}]
-    for chunk in chunks:
-        _consume(chunk, steps, errors, progress)
-    assert [s.number for s in steps] == [1, 2, 3]
-    assert steps[1].cached and not steps[0].cached
-    assert steps[2].instruction == "RUN broken"
-    failure = _failure("app:1", steps, errors)
-    assert failure.step == "3" and "non-zero code: 127" in failure.message
-    assert "sh: broken: not found" in failure.log_tail and "\x1b" not in failure.log_tail
+def _rawjson(**message) -> str:
+    return json.dumps(message)
 
 
-def test_aux_id_is_the_built_image() -> None:
-    assert _consume({"aux": {"ID": "sha256:abc"}}, [], [], Progress("t", quiet=True)) == \
-        "sha256:abc"
+def _log(vertex: str, text: str) -> str:
+    import base64
+
+    return _rawjson(logs=[{"vertex": vertex, "stream": 1,
+                           "data": base64.b64encode(text.encode()).decode()}])
+
+
+WARNING = "FromAsCasing: 'as' and 'FROM' keywords' casing do not match (line 1)"
+
+
+def _b64(text: str) -> str:
+    import base64
+
+    return base64.b64encode(text.encode()).decode()
+
+
+T0, T1, T2 = "2026-11-30T14:09:11.241456722Z", "2026-11-30T14:09:12.75Z", "2026-11-30T14:09:15Z"
+
+
+def test_buildkit_progress_is_folded_into_steps_with_cache_flags_and_times() -> None:
+    fold = BuildFold()
+    lines = [
+        _rawjson(vertexes=[{"digest": "sha256:i", "name": "[internal] load build definition"}]),
+        _rawjson(vertexes=[{"digest": "sha256:a", "name": "[builder 1/3] FROM base",
+                            "started": T0, "completed": T0}]),
+        _rawjson(vertexes=[{"digest": "sha256:b", "name": "[builder 2/3] RUN pip install -r r.txt",
+                            "cached": True, "started": T0, "completed": T0}]),
+        _rawjson(vertexes=[{"digest": "sha256:c", "name": "[builder 3/3] RUN broken",
+                            "started": T1}]),
+        _log("sha256:c", "sh: broken: not found\n"),
+        _rawjson(vertexes=[{"digest": "sha256:c", "name": "[builder 3/3] RUN broken",
+                            "started": T1, "completed": T2,
+                            "error": 'process "/bin/sh -c broken" did not complete '
+                                     "successfully: exit code: 127"}]),
+        _rawjson(warnings=[{"vertex": "sha256:i", "level": 1,
+                            "short": _b64(WARNING)}]),
+    ]
+    assert all(fold.feed(line) for line in lines)
+    assert not fold.feed("ERROR: failed to build: failed to solve: process ... exit code: 127")
+    assert [s.number for s in fold.steps] == [1, 2, 3]
+    assert [s.stage for s in fold.steps] == ["builder"] * 3
+    assert fold.steps[1].cached and not fold.steps[0].cached and fold.cached == 1
+    assert fold.steps[2].instruction == "RUN broken" and fold.steps[2].seconds == 2.25
+    assert fold.warnings == [WARNING]
+    failure = _failure("app:1", fold, ["ERROR: failed to build: exit code: 127"])
+    assert failure.step == "3" and "exit code: 127" in failure.message
+    assert "sh: broken: not found" in failure.log_tail
+
+
+def test_a_parse_error_fails_before_any_step_with_the_dockerfile_excerpt() -> None:
+    fold = BuildFold()
+    other = ["Dockerfile:1", "--------------------", "   1 | >>> Builder stage",
+             "--------------------",
+             "ERROR: failed to build: failed to solve: dockerfile parse error on line 1: "
+             "unknown instruction: Builder"]
+    failure = _failure("app:1", fold, other)
+    assert "before any step" in failure.message and "unknown instruction" in failure.message
+    assert ">>> Builder stage" in failure.log_tail
 
 
 def test_free_port_avoids_a_taken_one() -> None:
