@@ -7,7 +7,10 @@ DataFrames). The notebook shows the result; the CLI lines appear by themselves.
 from __future__ import annotations
 
 import json
+import re
 import shlex
+import shutil
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -64,15 +67,22 @@ def start(notebook: str) -> EngineFacts:
         recording = session.recording
         display.note(f"Replay: this notebook shows a session recorded on "
                      f"{recording.recorded_at if recording else '?'} with Docker Engine "
-                     f"{facts.server_version}. No engine is used here: commands and results "
+                     f"{facts.server_version} ({_store_words(facts)}). No engine is used "
+                     "here: commands and results "
                      "are from that run. With a running engine, the same cells run live.",
                      kind="warn")
     else:
         display.note(f"Live: Docker Engine {facts.server_version} (API {facts.api_version}, "
-                     f"{facts.os_type}/{facts.architecture}). Everything below runs for real.",
-                     kind="ok")
+                     f"{facts.os_type}/{facts.architecture}, {_store_words(facts)}). "
+                     "Everything below runs for real.", kind="ok")
     display.show_cli(["docker version", "docker info"])
     return facts
+
+
+def _store_words(facts: EngineFacts) -> str:
+    store = "containerd image store" if facts.image_store == "containerd" else \
+        f"{facts.storage_driver} image store"
+    return f"{store}, {facts.compose}"
 
 
 @action
@@ -109,24 +119,81 @@ def app_dir(name: str = "flask-app") -> Path:
 @action
 def build_image(tag: str, *, app: str = "flask-app", context: Path | None = None,
                 dockerfile: str | None = None, build_args: dict[str, str] | None = None,
-                target: str | None = None, no_cache: bool = False) -> BuildResult:
-    """``docker build`` an app folder; the Python base comes from the resolved image."""
-    folder = Path(context) if context is not None else app_dir(app)
+                target: str | None = None, no_cache: bool = False,
+                secrets: dict[str, str | Path] | None = None) -> BuildResult:
+    """``docker build`` an app folder; the Python base comes from the resolved image.
+
+    ``secrets`` maps a secret id to a file (``--secret id=ID,src=FILE``) for
+    ``RUN --mount=type=secret,id=ID`` steps.
+    """
+    return _build(tag, context=Path(context) if context is not None else app_dir(app),
+                  dockerfile=dockerfile, build_args=build_args, target=target,
+                  no_cache=no_cache, secrets=secrets)
+
+
+def _build(tag: str, *, context: Path, dockerfile: str | None = None,
+           build_args: dict[str, str] | None = None, target: str | None = None,
+           no_cache: bool = False, secrets: dict[str, str | Path] | None = None) -> BuildResult:
     args = dict(build_args or {})
-    dockerfile_text = (folder / (dockerfile or "Dockerfile"))
+    dockerfile_text = (context / (dockerfile or "Dockerfile"))
     if dockerfile_text.is_file() and "PYTHON_IMAGE" in dockerfile_text.read_text() \
             and "PYTHON_IMAGE" not in args:
         python = resolver.resolve("python")
         if not python.is_official:
             args["PYTHON_IMAGE"] = python.reference
-    return build_mod.build(folder, tag, dockerfile=dockerfile, build_args=args, target=target,
-                           no_cache=no_cache)
+    return build_mod.build(context, tag, dockerfile=dockerfile, build_args=args, target=target,
+                           no_cache=no_cache, secrets=secrets)
 
 
-def build_steps_table(result: BuildResult) -> pd.DataFrame:
-    rows = [{"step": s.number, "instruction": s.instruction[:80], "seconds": s.seconds,
-             "from cache": s.cached} for s in result.steps]
-    return pd.DataFrame(rows).set_index("step")
+def edited_copy(folder: Path, destination: Path, file: str, line: str) -> Path:
+    """Copy an app folder and append ``line`` to one of its files (file work only, no engine)."""
+    shutil.copytree(folder, destination, dirs_exist_ok=True)
+    edited = destination / file
+    if not edited.is_file():
+        raise CourseError(f"{folder.name} has no file {file} to edit.",
+                          hint="pass the name of a file of the app folder, e.g. app.py.")
+    text = edited.read_text(encoding="utf-8")
+    edited.write_text(text + ("" if text.endswith("\n") else "\n") + line + "\n",
+                      encoding="utf-8")
+    return destination
+
+
+@action
+def build_after_edit(tag: str, *, app: str = "flask-app", file: str = "app.py") -> BuildResult:
+    """Edit one file of an app (a comment line with the time) and ``docker build`` the result.
+
+    The app folder itself stays untouched: the build runs on a temporary copy. The time in the
+    comment makes every run a change the build cache has not seen before, so the steps from the
+    edited file on really run again.
+    """
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime())
+    with tempfile.TemporaryDirectory(prefix=f"course-{app}-edited-") as scratch:
+        context = edited_copy(app_dir(app), Path(scratch), file,
+                              f"# edited at {stamp} UTC (notebook {labels.current_notebook()})")
+        return _build(tag, context=context)
+
+
+CACHED = "CACHED"
+
+
+def build_steps_table(result: BuildResult, *, width: int = 70) -> pd.DataFrame:
+    """BuildKit's view of a build: stage, step, instruction, seconds, and CACHED or ran.
+
+    ``stage`` is BuildKit's name for the stage (``stage-0`` when the Dockerfile names none);
+    ``step`` the position in that stage, as in BuildKit's ``[stage-0 3/6]``. A CACHED step took
+    its layer from the build cache and shows 0 s.
+    """
+    rows = [{"stage": s.stage or "stage-0", "step": s.number,
+             "instruction": _short_instruction(s.instruction, width), "seconds": s.seconds,
+             "cache": CACHED if s.cached else "ran"} for s in result.steps]
+    frame = pd.DataFrame(rows, columns=["stage", "step", "instruction", "seconds", "cache"])
+    return frame.set_index(["stage", "step"])
+
+
+def _short_instruction(text: str, width: int) -> str:
+    text = " ".join(text.split())
+    text = re.sub(r"@sha256:([0-9a-f]{12})[0-9a-f]+", r"@sha256:\1…", text)
+    return text if len(text) <= width else text[: width - 1].rstrip() + "…"
 
 
 @action
