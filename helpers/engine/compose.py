@@ -1,19 +1,22 @@
-"""Docker Compose: the one place in the course that runs ``docker compose`` or ``docker-compose``.
+"""Docker Compose v2 (``docker compose``): the one place in the course that runs it.
 
-Both flavours get the same command lines (``-p NAME --env-file FILE -f FILE … SUBCOMMAND``), so
-a laptop with Compose v2 and a classroom machine with v1 behave alike. What Compose prints is
-meant for people; what the course needs to know (state, health, restarts, ports, events) is
-read from the engine through the labels Compose puts on everything it creates.
+Every call has the same shape, ``docker compose -p NAME --env-file FILE -f FILE … SUBCOMMAND``,
+run from the repository root. Compose v1 (``docker-compose``) reached end of life in July 2023
+and is not supported. What Compose prints is meant for people; the course reads two things
+instead: the project model Compose itself resolves (``config --format json``: files merged,
+variables interpolated, short syntax expanded) and, from the engine, the state of what Compose
+created (through the labels Compose puts on everything).
 
 Every failure of ``up`` is turned into one readable :class:`~helpers.errors.CourseError`
-(bad file, port taken, a health check that never passes, a missing image) with the relevant
-log lines, and whatever that ``up`` created is removed again before the error is raised.
+(bad file, port taken, a health check that never passes, a missing image) that names the
+service and port concerned, with the relevant log lines; whatever that ``up`` created is
+removed again before the error is raised.
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
+import json
 import re
 import shlex
 import subprocess
@@ -21,20 +24,24 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import docker.errors
 
 from .. import journal, settings
 from ..display import FactsView
 from ..errors import ComposeFileInvalid, CourseError, ImageUnavailable, NotReady, PortInUse, tail
-from .client import ComposeFlavour, client, compose_flavour
+from .client import ComposeFlavour, client, compose_flavour, compose_v1_only, docker_cli_env
+from .failures import cli_output_means_engine_gone, engine_answers, unavailable
 
 PROJECT_LABEL = "com.docker.compose.project"
 SERVICE_LABEL = "com.docker.compose.service"
 ONEOFF_LABEL = "com.docker.compose.oneoff"
 
-V2_COMMAND = ("docker", "compose")
-V1_COMMAND = ("docker-compose",)
+COMMAND = ("docker", "compose")
+INSTALL_HINT = ("install the Compose v2 plugin (Docker Desktop has it; with Docker's apt/yum "
+                "repository, the `docker-compose-plugin` package; README, 'Getting a Docker "
+                "Engine'), then restart the kernel.")
 
 
 # --- command lines (pure) ---------------------------------------------------------------
@@ -48,10 +55,14 @@ def shown_path(path: str | Path) -> str:
         return str(resolved)
 
 
-def command_line(command: Sequence[str], project: str, files: Sequence[str],
-                 env_file: str | None, args: Sequence[str]) -> list[str]:
-    """The argv for one Compose call; identical for v1 and v2 apart from the command itself."""
-    argv = [*command, "-p", project]
+def command_line(project: str, files: Sequence[str], env_file: str | None,
+                 args: Sequence[str]) -> list[str]:
+    """The argv of one Compose call: ``docker compose -p P [--env-file E] -f F … ARGS``.
+
+    Global options (project, env file, files, in that order) come before the subcommand, as
+    ``docker compose`` requires; files keep their order (later ones override earlier ones).
+    """
+    argv = [*COMMAND, "-p", project]
     if env_file:
         argv += ["--env-file", env_file]
     for file in files:
@@ -61,69 +72,59 @@ def command_line(command: Sequence[str], project: str, files: Sequence[str],
 
 @dataclass(frozen=True)
 class Project:
-    """One Compose project: its name, its files and the Compose command that drives it."""
+    """One Compose project: its name, its files (repository-relative), env file, Compose version."""
 
     name: str
     files: tuple[str, ...]
     env_file: str | None = None
-    command: tuple[str, ...] = V2_COMMAND
     version: str = ""
 
     def argv(self, *args: str) -> list[str]:
-        return command_line(self.command, self.name, self.files, self.env_file, args)
+        """The argv that runs ``args`` (a subcommand and its options) on this project."""
+        return command_line(self.name, self.files, self.env_file, args)
 
     def cli(self, *args: str) -> str:
+        """The same command line as one shell-quoted string, as the notebook shows it."""
         return shlex.join(self.argv(*args))
 
     @property
-    def flavour(self) -> str:
-        return f"{' '.join(self.command)} {self.version}".strip()
+    def label(self) -> str:
+        """``docker compose 2.40.3``: the command and its version, for tables and notes."""
+        return f"{' '.join(COMMAND)} {self.version}".strip()
 
 
-def flavour() -> ComposeFlavour:
-    """The Compose to use: v2 when installed, else v1; ``COURSE_COMPOSE=v1`` or ``v2`` forces one.
+def installed() -> ComposeFlavour:
+    """The ``docker compose`` plugin and its version.
 
-    Forcing helps on machines with both (to try the file with each), and in tests.
+    Raises :class:`CourseError` when it is missing, saying so plainly when only the retired
+    ``docker-compose`` (v1) is installed.
     """
-    wanted = os.environ.get("COURSE_COMPOSE", "").strip().lower()
-    if wanted in ("v1", "v2"):
-        command = V1_COMMAND if wanted == "v1" else V2_COMMAND
-        version = _version(command)
-        if version is None:
-            raise CourseError(f"COURSE_COMPOSE={wanted} asks for `{' '.join(command)}`, which "
-                              "is not installed here.", hint="unset COURSE_COMPOSE.")
-        return ComposeFlavour(command=command, version=version)
     found = compose_flavour()
-    if found is None:
-        raise CourseError("Neither `docker compose` (v2) nor `docker-compose` (v1) is installed.",
-                          hint="install the Compose plugin (Docker Desktop has it; on Debian or "
-                               "Ubuntu `sudo apt-get install docker-compose-plugin` or "
-                               "`docker-compose`), then restart the kernel.")
-    return found
-
-
-def _version(command: Sequence[str]) -> str | None:
-    try:
-        done = subprocess.run([*command, "version", "--short"], capture_output=True, text=True,
-                              timeout=20, check=False)
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    lines = done.stdout.strip().splitlines()
-    return lines[0].strip() if done.returncode == 0 and lines else None
+    if found is not None:
+        return found
+    if compose_v1_only():
+        raise CourseError("Only `docker-compose` (Compose v1) is installed. Compose v1 reached "
+                          "end of life in July 2023; the course uses `docker compose` (v2).",
+                          hint=INSTALL_HINT)
+    raise CourseError("`docker compose` (Compose v2) is not installed.", hint=INSTALL_HINT)
 
 
 def project(name: str, files: Iterable[str | Path], env_file: str | Path | None = None,
-            using: ComposeFlavour | None = None) -> Project:
-    """A :class:`Project` for the Compose this machine has (v2 preferred, v1 otherwise)."""
+            version: str | None = None) -> Project:
+    """A :class:`Project` over existing compose files (relative paths start at the repository).
+
+    ``version`` is the Compose version to show; None asks the installed ``docker compose``
+    (:func:`installed`, which raises :class:`CourseError` without it). Raises
+    :class:`CourseError` when a file does not exist.
+    """
     paths = [Path(f) if Path(f).is_absolute() else settings.PROJECT_ROOT / f for f in files]
     for path in paths:
         if not path.is_file():
             raise CourseError(f"There is no compose file at {shown_path(path)}.",
                               hint="check the path; compose files live in data/apps/.")
-    chosen = using or flavour()
     return Project(name=name, files=tuple(shown_path(p) for p in paths),
                    env_file=shown_path(env_file) if env_file else None,
-                   command=tuple(chosen.command), version=chosen.version)
+                   version=installed().version if version is None else version)
 
 
 # --- running Compose ----------------------------------------------------------------------
@@ -135,6 +136,7 @@ class _TimedOut(Exception):
 
 
 def read_env_file(path: Path) -> dict[str, str]:
+    """``KEY=VALUE`` lines of an env file (comments and blank lines skipped); {} if missing."""
     values: dict[str, str] = {}
     if not path.is_file():
         return values
@@ -146,20 +148,34 @@ def read_env_file(path: Path) -> dict[str, str]:
     return values
 
 
+# Variables that would make Compose read other files, another project or print differently.
+_COMPOSE_VARIABLES = ("COMPOSE_FILE", "COMPOSE_PROJECT_NAME", "COMPOSE_PROFILES",
+                      "COMPOSE_ENV_FILES", "COMPOSE_DISABLE_ENV_FILE", "COMPOSE_PROGRESS")
+
+
 def _environment(proj: Project) -> dict[str, str]:
-    """The caller's environment, minus what the env file sets (so the file decides)."""
-    env = dict(os.environ)
+    """The caller's environment, minus what the env file sets (so the file decides).
+
+    For interpolation Compose prefers the shell's variables over ``--env-file``; a learner's
+    exported ``APP_PORT`` must not silently override the port the course wrote in the file.
+    """
+    env = docker_cli_env()
     if proj.env_file:
         for key in read_env_file(settings.PROJECT_ROOT / proj.env_file):
             env.pop(key, None)
-    for key in ("COMPOSE_FILE", "COMPOSE_PROJECT_NAME", "COMPOSE_PROFILES"):
+    for key in _COMPOSE_VARIABLES:
         env.pop(key, None)
     return env
 
 
 def run(proj: Project, *args: str, timeout: float = 120, record: bool = True) -> \
         subprocess.CompletedProcess:
-    """Run one Compose subcommand from the repository root; journal its command line."""
+    """Run one Compose subcommand from the repository root and journal its command line.
+
+    ``timeout`` in seconds. Returns the finished process (text stdout and stderr) whatever its
+    exit code. Raises :class:`CourseError` when ``docker`` is gone, and the internal
+    ``_TimedOut`` (with what was printed so far) when the timeout passes.
+    """
     started = time.monotonic()
     try:
         done = subprocess.run(proj.argv(*args), cwd=settings.PROJECT_ROOT,
@@ -167,8 +183,8 @@ def run(proj: Project, *args: str, timeout: float = 120, record: bool = True) ->
                               timeout=timeout, check=False)
     except FileNotFoundError:
         compose_flavour.cache_clear()
-        raise CourseError(f"`{' '.join(proj.command)}` is no longer installed.",
-                          hint="install Docker Compose, then restart the kernel.") from None
+        raise CourseError("`docker compose` is no longer installed.",
+                          hint=INSTALL_HINT) from None
     except subprocess.TimeoutExpired as exc:
         if record:
             journal.record(proj.cli(*args), ok=False, seconds=time.monotonic() - started)
@@ -214,6 +230,7 @@ class ServiceState(FactsView):
 
     @property
     def ready(self) -> bool:
+        """Running, and healthy if it has a health check."""
         return self.state == "running" and self.health in ("", "healthy")
 
     @property
@@ -267,6 +284,7 @@ def states(proj: Project | str) -> list[ServiceState]:
 
 
 def state(proj: Project, service: str) -> ServiceState:
+    """The state of one service's container; :class:`CourseError` when it has none."""
     for found in states(proj):
         if found.service == service:
             return found
@@ -334,6 +352,7 @@ def health_log(container_name: str, entries: int = 3) -> str:
 
 
 def container_logs(container_name: str, lines: int = 8) -> str:
+    """The last ``lines`` non-empty log lines of a container; "" when it is gone."""
     try:
         container = client().containers.get(container_name)
     except docker.errors.NotFound:
@@ -369,18 +388,122 @@ def events(name: str, since: float, until: float | None = None) -> list[dict]:
     return found
 
 
+# --- the project model, as Compose resolves it (pure helpers first) ------------------------
+
+def service_order(model: dict) -> list[str]:
+    """The services of a model in dependency order: each after those in its ``depends_on``.
+
+    Services that do not depend on each other keep alphabetical order, so ``db`` comes before
+    ``app`` when the app depends on it. ``model`` is what :func:`config` returns.
+    """
+    services = model.get("services") or {}
+    order: list[str] = []
+
+    def visit(name: str, path: frozenset[str]) -> None:
+        if name in order or name not in services or name in path:
+            return  # placed already, unknown, or a cycle (Compose refuses those)
+        for dependency in sorted((services[name] or {}).get("depends_on") or {}):
+            visit(dependency, path | {name})
+        order.append(name)
+
+    for name in sorted(services):
+        visit(name, frozenset())
+    return order
+
+
+@dataclass(frozen=True)
+class PublishedPort:
+    """One ``ports:`` entry of a service in the model: host address and port, container port."""
+
+    service: str
+    host_ip: str       # "" when the file gives none: every address (0.0.0.0 and [::])
+    published: str     # the host port, as Compose prints it ("5000", or a range "5000-5002")
+    target: int        # the container port
+    protocol: str = "tcp"
+
+    @property
+    def address(self) -> str:
+        """``127.0.0.1:5000``, ``[::1]:5000`` or ``0.0.0.0:5000``."""
+        host = self.host_ip or "0.0.0.0"
+        return f"[{host}]:{self.published}" if ":" in host else f"{host}:{self.published}"
+
+
+def published_ports(model: dict, service: str | None = None) -> list[PublishedPort]:
+    """The host ports the model publishes (of one service, or of all), in file order."""
+    found = []
+    for name, spec in (model.get("services") or {}).items():
+        if service is not None and name != service:
+            continue
+        for entry in (spec or {}).get("ports") or []:
+            if isinstance(entry, dict) and entry.get("published"):
+                found.append(PublishedPort(service=name, host_ip=str(entry.get("host_ip") or ""),
+                                           published=str(entry["published"]),
+                                           target=int(entry.get("target", 0)),
+                                           protocol=str(entry.get("protocol") or "tcp")))
+    return found
+
+
+def service_of_container(project_name: str, container: str) -> str | None:
+    """The service of a container Compose v2 named ``PROJECT-SERVICE-N``; None otherwise."""
+    match = re.fullmatch(rf"{re.escape(project_name)}-(?P<service>.+)-\d+", container.strip())
+    return match["service"] if match else None
+
+
+def repository_relative(value: Any) -> Any:
+    """The model with absolute paths inside the repository made relative to its root.
+
+    Compose resolves relative paths (bind mounts, secret files) to absolute ones; relative
+    ones read the same on every machine and in a recording.
+    """
+    root = f"{settings.PROJECT_ROOT}/"
+    if isinstance(value, str):
+        return value[len(root):] if value.startswith(root) else value
+    if isinstance(value, list):
+        return [repository_relative(item) for item in value]
+    if isinstance(value, dict):
+        return {key: repository_relative(item) for key, item in value.items()}
+    return value
+
+
+def _shorten_paths(text: str) -> str:
+    return text.replace(f"{settings.PROJECT_ROOT}/", "")
+
+
+def _meaningful_lines(output: str) -> list[str]:
+    """Compose's output lines without blanks and warnings (``WARN[0000] …``, ``level=warning``)."""
+    lines = [_shorten_paths(line.strip()) for line in output.splitlines() if line.strip()]
+    return [line for line in lines
+            if not line.startswith("WARN[") and "level=warning" not in line
+            and not line.lower().startswith("warning")]
+
+
 # --- the subcommands ------------------------------------------------------------------------
 
-def services(proj: Project) -> list[str]:
-    """``config --services``: validates the files and lists the services they define."""
+def config(proj: Project, timeout: float = 60) -> dict:
+    """``config --format json``: the project model Compose will apply, as a dict.
+
+    Compose merges the ``-f`` files in order, interpolates the variables (env file first, see
+    :func:`_environment`), expands short syntax (``"127.0.0.1:5000:5000"`` becomes
+    ``{"host_ip": "127.0.0.1", "published": "5000", "target": 5000, …}``) and resolves
+    relative paths to absolute ones. Raises :class:`ComposeFileInvalid` when Compose refuses
+    the files, :class:`CourseError` when it does not answer within ``timeout`` seconds.
+    """
     try:
-        done = run(proj, "config", "--services", timeout=60)
+        done = run(proj, "config", "--format", "json", timeout=timeout)
     except _TimedOut:
-        raise CourseError("Compose did not answer within 60 s while reading the file.",
-                          hint="is the Docker Engine busy? Try again.") from None
+        raise CourseError(f"Compose did not answer within {timeout:.0f} s while reading the "
+                          "file.", hint="is the Docker Engine busy? Try again.") from None
     if done.returncode != 0:
         raise file_error(proj, _output(done))
-    return [line.strip() for line in done.stdout.splitlines() if line.strip()]
+    try:
+        model = json.loads(done.stdout)
+    except ValueError:
+        raise CourseError("Compose printed no readable project model.",
+                          hint=f"run `{proj.cli('config')}` to see what it says.",
+                          log_tail=tail(_output(done), 8)) from None
+    if not isinstance(model, dict):
+        raise CourseError("Compose printed no project model.", log_tail=tail(done.stdout, 8))
+    return model
 
 
 def yaml_problem(path: Path) -> tuple[int, int, str] | None:
@@ -399,14 +522,20 @@ def yaml_problem(path: Path) -> tuple[int, int, str] | None:
     return None
 
 
-def file_error(proj: Project, output: str) -> ComposeFileInvalid:
-    """A readable :class:`ComposeFileInvalid` from what either Compose said about a bad file.
+_FILE_SERVICE = re.compile(r"\bservices\.(?P<path>[^.\s:\[]+)|\bservice \"(?P<quoted>[^\"]+)\"")
+_FILE_PREFIX = re.compile(r"^(?:ERROR:|Error:)?\s*(?:validating|failed to parse) [^:]+:\s*")
 
-    Compose v1 and v2 word YAML errors differently (and v2 may name the line where the
-    enclosing block starts), so the exact spot comes from reading the file with PyYAML.
+
+def file_error(proj: Project, output: str) -> ComposeFileInvalid:
+    """One :class:`ComposeFileInvalid` from what Compose said about files it refuses.
+
+    A YAML syntax error: Compose 2.40 says ``failed to parse FILE: yaml: line 3: did not find
+    expected key`` and names the line where the enclosing block starts, so the exact line
+    and column come from reading the file with PyYAML, with an excerpt around it. Any other
+    refusal (schema, interpolation, an undefined dependency) quotes Compose's first line
+    and names the service it concerns.
     """
-    lines = [line.strip() for line in output.splitlines() if line.strip()]
-    lines = [line for line in lines if "warning" not in line.lower()]
+    lines = _meaningful_lines(output)
     for file in proj.files:
         problem = yaml_problem(settings.PROJECT_ROOT / file)
         if problem is None:
@@ -422,9 +551,12 @@ def file_error(proj: Project, output: str) -> ComposeFileInvalid:
         return ComposeFileInvalid(message, hint=hint,
                                   log_tail=tail("\n".join(lines), 5) + "\n" + excerpt)
     first = lines[0] if lines else "Compose rejected the file"
-    first = re.sub(r"^(ERROR:\s*|Error:\s*)", "", first)
+    match = _FILE_SERVICE.search(first)
+    service = (match["path"] or match["quoted"]) if match else None
+    what = _FILE_PREFIX.sub("", first)
     files = ", ".join(proj.files)
-    return ComposeFileInvalid(f"Compose cannot use {files}: {first[:200]}",
+    where = f" (service {service})" if service else ""
+    return ComposeFileInvalid(f"Compose cannot use {files}{where}: {what[:200]}",
                               hint="compare the key with the Compose file reference; "
                                    f"`{proj.cli('config')}` shows what Compose understands.",
                               log_tail=tail("\n".join(lines), 8))
@@ -450,18 +582,23 @@ class UpReport:
 
     @property
     def seconds(self) -> float:
+        """From calling ``up`` until every service was ready, in seconds."""
         return round(self.finished - self.started, 2)
 
 
-def up(proj: Project, *, timeout: float = 180, poll: float = 0.5,
-       names: Sequence[str] | None = None) -> UpReport:
+def up(proj: Project, model: dict | None = None, *, timeout: float = 180,
+       poll: float = 0.5) -> UpReport:
     """``up -d``, then wait until every service is running and, if it has one, healthy.
 
-    On any failure the containers and networks are removed again (``down``), and so are
-    volumes this call created; volumes that held data before are kept. ``names`` lists the
-    services when ``config`` was read already; otherwise ``up`` reads (and checks) it first.
+    ``model`` is the project model from :func:`config` (read, and so checked, here when
+    None); it gives the services to wait for and the facts (ports, images) an error names.
+    ``timeout`` and ``poll`` in seconds. On any failure the containers and networks are
+    removed again (``down``), and so are volumes this call created (volumes that held data
+    before are kept); then :class:`PortInUse`, :class:`NotReady`, :class:`ImageUnavailable`,
+    :class:`ComposeFileInvalid` or :class:`CourseError` is raised.
     """
-    names = list(names) if names else services(proj)
+    model = model if model is not None else config(proj)
+    names = service_order(model)
     volumes_before = set(objects(proj.name)["volumes"])
     started = time.time()
     deadline = time.monotonic() + timeout
@@ -473,7 +610,7 @@ def up(proj: Project, *, timeout: float = 180, poll: float = 0.5,
         undo(proj, volumes_before)
         raise failure from None
     if done.returncode != 0:
-        failure = up_error(proj, _output(done))
+        failure = up_error(proj, _output(done), model)
         undo(proj, volumes_before)
         raise failure
     try:
@@ -506,25 +643,99 @@ def wait_ready(proj: Project, names: Sequence[str], *, timeout: float = 120,
         time.sleep(poll)
 
 
-_PORT_TAKEN = re.compile(
-    r"(?:Bind for |listen tcp[46]? )(?P<address>[0-9.]+|\[[0-9a-f:]+\]):(?P<port>\d+)"
-    r"(?: failed| ?: ?bind)", re.IGNORECASE)
+# How the engine words a host port it cannot bind, newest first. Compose only passes it on.
+_ADDRESS = r"(?P<address>\[[0-9A-Fa-f:.]*\]|[0-9.]+)"
+_PORT_TAKEN = (
+    # Engine 28: "failed to bind host port for 127.0.0.1:5000:172.19.0.3:5000/tcp: address
+    # already in use" (something outside Docker listens there)
+    re.compile(rf"failed to bind host port for {_ADDRESS}:(?P<port>\d+):", re.IGNORECASE),
+    # "Bind for 127.0.0.1:5000 failed: port is already allocated" (another container has it)
+    re.compile(rf"Bind for {_ADDRESS}:(?P<port>\d+) failed", re.IGNORECASE),
+    # older engines and Docker Desktop: "listen tcp4 127.0.0.1:5000: bind: address already …"
+    re.compile(rf"listen (?:tcp|udp)[46]? {_ADDRESS}:(?P<port>\d+): ?bind", re.IGNORECASE),
+)
+_PORT_WORDS = ("port is already allocated", "address already in use", "ports are not available",
+               "only one usage of each socket address")
+_ENDPOINT = re.compile(r"on endpoint (?P<container>[\w.-]+)")
+_UNHEALTHY = re.compile(r"container (?P<container>[\w.-]+) is unhealthy")
+_EXITED = re.compile(r"container (?P<container>[\w.-]+) exited \((?P<code>-?\d+)\)")
+_IMAGE_WORDS = ("pull access denied", "failed to resolve reference", "manifest unknown",
+                "no such image", "repository does not exist", "not found: manifest",
+                "no such host", "error pulling image", "failed to authorize")
+_PULL_FAILED = re.compile(r"^\s*(?P<service>[\w.-]+) (?:Error|Warning)\b", re.MULTILINE)
 
 
-def up_error(proj: Project, output: str) -> CourseError:
-    """Turn what ``up`` printed when it failed into one readable error."""
+def _port_error(proj: Project, output: str, model: dict) -> PortInUse | None:
     lowered = output.lower()
-    port = _PORT_TAKEN.search(output)
-    if port or "port is already allocated" in lowered or "address already in use" in lowered:
-        where = f"{port['address']}:{port['port']}" if port else "a published port"
-        return PortInUse(f"Port {where} is already in use, so Compose could not start the "
-                         "service that publishes it.",
-                         hint="stop whatever listens there (`docker ps` shows containers that "
-                              "publish it), or choose another port (APP_PORT in the env file).",
-                         log_tail=tail(output, 6))
-    if "unhealthy" in lowered:
-        current = states(proj)
-        sick = [s.service for s in current if s.health == "unhealthy"]
+    match = next((m for pattern in _PORT_TAKEN if (m := pattern.search(output))), None)
+    if match is None and not any(word in lowered for word in _PORT_WORDS):
+        return None
+    endpoint = _ENDPOINT.search(output)
+    service = service_of_container(proj.name, endpoint["container"]) if endpoint else None
+    ports = published_ports(model, service) if service else published_ports(model)
+    if match is not None:
+        where = f"{match['address']}:{match['port']}"
+        if service is None:
+            service = next((p.service for p in ports if p.published == match["port"]), None)
+    elif ports:  # the engine's text names no port: the model says which ones the service asks
+        where = " or ".join(dict.fromkeys(p.address for p in ports))
+        service = service or ports[0].service
+    else:
+        where = "a published port"
+    who = f"service {service}, which publishes it" if service else "the service that publishes it"
+    return PortInUse(f"Port {where} is already in use, so Compose could not start {who}.",
+                     hint="stop whatever listens there (`docker ps` shows containers that "
+                          "publish it), or choose another port (APP_PORT in the env file).",
+                     log_tail=tail(output, 6))
+
+
+def _image_present(reference: str) -> bool:
+    from . import images
+
+    return images.inspect(reference) is not None
+
+
+def _image_error(proj: Project, output: str, model: dict) -> ImageUnavailable | None:
+    lowered = output.lower()
+    if not any(word in lowered for word in _IMAGE_WORDS):
+        return None
+    services = model.get("services") or {}
+    named = [m["service"] for m in _PULL_FAILED.finditer(output) if m["service"] in services]
+    missing = [(name, str(spec.get("image", ""))) for name, spec in services.items()
+               if (not named or name in named) and spec.get("image")
+               and not _image_present(str(spec["image"]))]
+    if missing:
+        which = ", ".join(f"{image} (service {name})" for name, image in missing)
+        message = (f"There is no image {which} on this engine, and Compose could not pull "
+                   "it.")
+    else:
+        message = "Compose could not find an image of the project, and pulling it failed."
+    return ImageUnavailable(message, hint="build or load the image first (the notebook's build "
+                                          "cell), or check the image name in the env file.",
+                            log_tail=tail(output, 6))
+
+
+def up_error(proj: Project, output: str, model: dict | None = None) -> CourseError:
+    """Turn what ``up`` printed when it failed into one readable error.
+
+    ``model`` (from :func:`config`) supplies the facts Compose's text may leave out: which
+    port a service publishes, which image it needs. Returns (does not raise)
+    :class:`PortInUse`, :class:`NotReady`, :class:`ImageUnavailable`, or a plain
+    :class:`CourseError` quoting Compose's first error line.
+    """
+    model = model or {}
+    if cli_output_means_engine_gone(output) and not engine_answers():  # the engine went away
+        return unavailable(None, "the connection was cut", went_away=True,
+                           during=f"`{' '.join(COMMAND)} up` ran")
+    port = _port_error(proj, output, model)
+    if port is not None:
+        return port
+    sick_text = _UNHEALTHY.search(output)
+    if sick_text or "unhealthy" in output.lower():
+        sick = [s.service for s in states(proj) if s.health == "unhealthy"]
+        if not sick and sick_text:
+            named = service_of_container(proj.name, sick_text["container"])
+            sick = [named or sick_text["container"]]
         if sick:
             message = (f"Service {', '.join(sick)} never became healthy: its health check "
                        "failed every time, so Compose did not start the services that wait "
@@ -533,19 +744,21 @@ def up_error(proj: Project, output: str) -> CourseError:
             message = ("A service the others depend on never became healthy, so Compose did "
                        "not start the services waiting for it.")
         return _not_ready(proj, message, output)
-    if any(word in lowered for word in ("pull access denied", "no such image",
-                                        "manifest unknown", "no such host", "not found: manifest",
-                                        "repository does not exist")):
-        return ImageUnavailable("Compose could not find an image of the project, and pulling it "
-                                "failed.", hint="build or load the image first (the notebook's "
-                                "build cell), or check the image name in the env file.",
-                                log_tail=tail(output, 6))
-    lines = [line.strip() for line in output.splitlines() if line.strip()]
+    exited = _EXITED.search(output)
+    if exited and "dependency failed to start" in output.lower():
+        name = service_of_container(proj.name, exited["container"]) or exited["container"]
+        return _not_ready(proj, f"Service {name} exited (code {exited['code']}) before the "
+                                "services that depend on it could start.", output)
+    image = _image_error(proj, output, model)
+    if image is not None:
+        return image
+    lines = _meaningful_lines(output)
     first = next((line for line in lines if re.match(r"(ERROR|Error)\b", line)),
-                 next((line for line in lines if "error" in line.lower()), ""))
-    first = re.sub(r"^(ERROR:\s*|Error:\s*)", "", first)
-    return CourseError(f"`{' '.join(proj.command)} up` failed: {first[:200]}",
-                       hint="read the lines below; `compose logs SERVICE` shows more.",
+                 next((line for line in lines if "error" in line.lower()),
+                      lines[-1] if lines else ""))
+    first = re.sub(r"^(ERROR:\s*|Error:\s*|Error response from daemon:\s*)", "", first)
+    return CourseError(f"`{' '.join(COMMAND)} up` failed: {first[:200]}",
+                       hint="read the lines below; `docker compose logs SERVICE` shows more.",
                        log_tail=tail(output, 10))
 
 
@@ -642,10 +855,12 @@ def _simple(proj: Project, *args: str, timeout: float = 60) -> str:
 
 
 def stop(proj: Project, service: str) -> None:
+    """``stop SERVICE``: a deliberate stop; :class:`CourseError` when Compose fails."""
     _simple(proj, "stop", service)
 
 
 def start(proj: Project, service: str) -> None:
+    """``start SERVICE`` (its container exists); :class:`CourseError` when Compose fails."""
     _simple(proj, "start", service)
 
 

@@ -1,14 +1,16 @@
 """Notebook 08: the two-tier app under Docker Compose, with health gating that really works.
 
 The notebook calls these functions; each returns plain data (dataclasses, DataFrames, text) and
-shows the Compose command line it ran, in the flavour this machine has (``docker compose`` or
-``docker-compose``). The Compose CLI itself is driven by :mod:`helpers.engine.compose`.
+shows the ``docker compose`` command line it ran. The Compose CLI itself is driven by
+:mod:`helpers.engine.compose`; what the notebook shows of the compose file is Compose's own
+model of the project (``docker compose config --format json``), never a re-reading of the YAML.
 """
 
 from __future__ import annotations
 
 import os
 import secrets
+import shlex
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -41,34 +43,31 @@ STATE_COLOURS = {"created": "#94a3b8", "starting": "#f59e0b", "healthy": "#16a34
 
 # --- files: secrets and the env file --------------------------------------------------------
 
-def secret_files(compose_files: Sequence[Path]) -> list[Path]:
-    """The files named by ``secrets: NAME: file: PATH`` (relative to the project folder)."""
-    import yaml
+def secret_files(model: dict) -> list[Path]:
+    """The files behind the model's file secrets (``secrets: NAME: file: PATH``).
 
-    folder = compose_files[0].resolve().parent
+    ``model`` is Compose's project model (:func:`helpers.engine.compose.config`), where the
+    paths are resolved already; relative ones (as :func:`~helpers.engine.compose.
+    repository_relative` leaves them) start at the repository root.
+    """
     found: list[Path] = []
-    for compose_file in compose_files:
-        try:
-            document = yaml.safe_load(compose_file.read_text(encoding="utf-8")) or {}
-        except (OSError, yaml.YAMLError):
-            continue  # Compose itself will explain what is wrong with the file
-        entries = document.get("secrets") if isinstance(document, dict) else None
-        for entry in (entries or {}).values():
-            if isinstance(entry, dict) and isinstance(entry.get("file"), str):
-                path = Path(entry["file"])
-                found.append(path if path.is_absolute() else folder / path)
+    for entry in (model.get("secrets") or {}).values():
+        if isinstance(entry, dict) and isinstance(entry.get("file"), str):
+            path = Path(entry["file"])
+            found.append(path if path.is_absolute() else settings.PROJECT_ROOT / path)
     return found
 
 
-def ensure_secrets(compose_files: Sequence[Path]) -> list[Path]:
-    """Write a random password into every secret file that does not exist yet.
+def ensure_secrets(model: dict) -> list[Path]:
+    """Write a random password into every secret file of the model that does not exist yet.
 
-    Existing files are kept: a database volume remembers the passwords it was initialised
-    with. The folder is private to you (0700); the files are readable (0644) because Compose
-    bind-mounts them into containers that run as non-root users. Nothing is printed.
+    Returns the files written. Existing files are kept: a database volume remembers the
+    passwords it was initialised with. The folder is private to you (0700); the files are
+    readable (0644) because Compose bind-mounts them into containers that run as non-root
+    users. Nothing is printed.
     """
     written = []
-    for path in secret_files(compose_files):
+    for path in secret_files(model):
         if path.is_file():
             continue
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -80,6 +79,7 @@ def ensure_secrets(compose_files: Sequence[Path]) -> list[Path]:
 
 
 def write_env_file(path: Path, values: dict[str, str], project: str) -> None:
+    """The project's env file: a comment header, then one ``KEY=value`` line per setting."""
     header = (f"# Settings of Compose project {project}, written by the course. Not secret: the\n"
               "# passwords are Compose secrets in .secrets/. See .env.example for each line.\n")
     path.write_text(header + "".join(f"{key}={value}\n" for key, value in values.items()),
@@ -90,12 +90,14 @@ def write_env_file(path: Path, values: dict[str, str], project: str) -> None:
 
 @dataclass
 class Stack(FactsView):
-    """A Compose project of the two-tier app, ready for ``up``: names, files, settings."""
+    """A Compose project of the two-tier app, ready for ``up``: names, files, settings.
+
+    ``model`` is Compose's own model of the project (``config --format json``), with paths
+    inside the repository made relative to it; ``services`` are in dependency order.
+    """
 
     project: str
     compose: str
-    command: list[str]
-    version: str
     files: list[str]
     env_file: str
     settings: dict[str, str]
@@ -103,22 +105,25 @@ class Stack(FactsView):
     services: list[str]
     secrets: list[str] = field(default_factory=list)
     note: str = ""
+    model: dict = field(default_factory=dict, repr=False)
 
     @property
     def url(self) -> str:
+        """The app's address on the host (loopback only)."""
         return f"http://{ports.LOOPBACK}:{self.app_port}/"
 
     @property
     def env_path(self) -> Path:
+        """The env file on disk."""
         return settings.PROJECT_ROOT / self.env_file
 
     def cli(self, *args: str) -> str:
+        """The ``docker compose …`` command line that runs ``args`` on this project."""
         return _project(self).cli(*args)
 
 
 def _project(stack: Stack) -> engine.Project:
-    return engine.Project(name=stack.project, files=tuple(stack.files), env_file=stack.env_file,
-                          command=tuple(stack.command), version=stack.version)
+    return engine.Project(name=stack.project, files=tuple(stack.files), env_file=stack.env_file)
 
 
 def _file(name: str | Path) -> Path:
@@ -133,11 +138,14 @@ def _file(name: str | Path) -> Path:
 def prepare(app_image: str = DEFAULT_APP_IMAGE, *, project: str | None = None,
             port: int | None = None, compose_file: str = COMPOSE_FILE,
             extra_files: Sequence[str] = (), fresh: bool = True) -> Stack:
-    """Everything ``up`` needs: images, a port, the env file, the secrets; the file checked.
+    """Everything ``up`` needs: images, a port, the env file, the secrets; the files checked.
 
     ``port=None`` prefers 5000 and takes a free one if 5000 is busy (and says so); ``port=0``
     takes any free port; any other number is used as asked (``up`` refuses it if taken).
-    With ``fresh``, containers and volumes left by an earlier run of the project are removed.
+    Compose reads the files (``config --format json``) before anything is created; with
+    ``fresh``, containers and volumes left by an earlier run of the project are removed.
+    Raises :class:`ImageUnavailable` (no app image), :class:`ComposeFileInvalid` (Compose
+    refuses a file) or :class:`CourseError`.
     """
     notebook = labels.current_notebook()
     name = project or f"course-{notebook}"
@@ -160,25 +168,25 @@ def prepare(app_image: str = DEFAULT_APP_IMAGE, *, project: str | None = None,
               "COURSE_NOTEBOOK": notebook}
     env_file = files[0].resolve().parent / f"{name}.env"
     write_env_file(env_file, values, name)
-    created = ensure_secrets(files)
     proj = engine.project(name, files, env_file)
+    model = engine.repository_relative(engine.config(proj))
     if fresh and any(engine.objects(name).values()):
         engine.down(proj, volumes=True)
         notes.append(f"an earlier run of {name} was still there; it was removed (down -v) so "
                      "this one starts from a clean slate")
-    service_names = engine.services(proj)
+    created = ensure_secrets(model)
     note = "; ".join(notes)
     if note:
         display.note(note[0].upper() + note[1:] + ".", kind="warn")
-    shown_secrets = [engine.shown_path(p) for p in secret_files(files)]
     if created:
         journal.record("mkdir -p data/apps/two-tier/.secrets && "
                        + " && ".join(f"openssl rand -base64 24 > {engine.shown_path(p)}"
                                      for p in created))
-    return Stack(project=name, compose=proj.flavour, command=list(proj.command),
-                 version=proj.version, files=list(proj.files), env_file=str(proj.env_file),
-                 settings=values, app_port=chosen, services=service_names,
-                 secrets=shown_secrets, note=note)
+    return Stack(project=name, compose=proj.label, files=list(proj.files),
+                 env_file=str(proj.env_file), settings=values, app_port=chosen,
+                 services=engine.service_order(model),
+                 secrets=[engine.shown_path(p) for p in secret_files(model)], note=note,
+                 model=model)
 
 
 @action
@@ -188,45 +196,53 @@ def env_file(stack: Stack) -> str:
     return stack.env_path.read_text(encoding="utf-8")
 
 
+def _health_check_text(test: list | str | None) -> str:
+    """A health check's command as the container runs it (``CMD-SHELL x`` → ``x``)."""
+    if not test:
+        return "–"
+    if isinstance(test, str):
+        return test
+    kind, *rest = test
+    if kind == "NONE":
+        return "disabled"
+    if kind == "CMD-SHELL":
+        return " ".join(rest)
+    return shlex.join(rest) if kind == "CMD" else shlex.join(test)
+
+
+def _mount_text(mount: dict | str) -> str:
+    if not isinstance(mount, dict):
+        return str(mount)
+    text = f"{mount.get('source') or '(anonymous)'} → {mount.get('target', '')}"
+    return text + (" (ro)" if mount.get("read_only") else "")
+
+
 def services_table(stack: Stack) -> pd.DataFrame:
-    """What the compose file asks for, per service, as Compose reads it (after variables)."""
-    import yaml
+    """One row per service of Compose's own model (files merged, variables filled in).
 
+    Columns: image, depends on (with the condition), restart, health check, ports (host
+    address -> container port), volumes (source → target), secrets. Rows in dependency order.
+    """
+    services = stack.model.get("services") or {}
     rows = []
-    merged: dict = {}
-    for file in stack.files:
-        document = yaml.safe_load((settings.PROJECT_ROOT / file).read_text(encoding="utf-8"))
-        for service, spec in (document.get("services") or {}).items():
-            merged.setdefault(service, {}).update(spec or {})
-    for service, spec in merged.items():
+    for name in [*stack.services, *(s for s in services if s not in stack.services)]:
+        spec = services.get(name) or {}
         depends = spec.get("depends_on") or {}
-        if isinstance(depends, dict):
-            depends_text = ", ".join(f"{k} ({(v or {}).get('condition', 'service_started')})"
-                                     for k, v in depends.items())
-        else:
-            depends_text = ", ".join(depends)
-        check = (spec.get("healthcheck") or {}).get("test") or []
-        rows.append({"service": service,
-                     "image": _interpolate(str(spec.get("image", "")), stack.settings),
-                     "depends on": depends_text or "–",
-                     "restart": spec.get("restart", "no"),
-                     "health check": " ".join(check[1:]) if isinstance(check, list) else check,
-                     "ports": ", ".join(_interpolate(str(p), stack.settings)
-                                        for p in spec.get("ports") or []) or "–",
-                     "volumes": ", ".join(str(v).split(":")[0] + " → " + str(v).split(":")[1]
-                                          for v in spec.get("volumes") or []) or "–",
-                     "secrets": ", ".join(str(s) for s in spec.get("secrets") or []) or "–"})
-    return pd.DataFrame(rows).set_index("service")
-
-
-def _interpolate(text: str, values: dict[str, str]) -> str:
-    """``${NAME:-default}`` as Compose expands it, for display only."""
-    import re
-
-    def expand(match: re.Match) -> str:
-        return values.get(match.group(1)) or (match.group(3) or "")
-
-    return re.sub(r"\$\{(\w+)(:-([^}]*))?\}", expand, text)
+        rows.append({
+            "service": name,
+            "image": spec.get("image", "–"),
+            "depends on": ", ".join(f"{other} ({(how or {}).get('condition', 'service_started')})"
+                                    for other, how in depends.items()) or "–",
+            "restart": spec.get("restart") or "no",
+            "health check": _health_check_text((spec.get("healthcheck") or {}).get("test")),
+            "ports": ", ".join(f"{p.address}->{p.target}/{p.protocol}"
+                               for p in engine.published_ports(stack.model, name)) or "–",
+            "volumes": ", ".join(_mount_text(m) for m in spec.get("volumes") or []) or "–",
+            "secrets": ", ".join(str(s.get("source", s)) if isinstance(s, dict) else str(s)
+                                 for s in spec.get("secrets") or []) or "–"})
+    columns = ["service", "image", "depends on", "restart", "health check", "ports", "volumes",
+               "secrets"]
+    return pd.DataFrame(rows, columns=columns).set_index("service")
 
 
 # --- up and the health timeline -------------------------------------------------------------
@@ -259,10 +275,15 @@ def _check_port(stack: Stack, proj: engine.Project) -> None:
 
 @action
 def up(stack: Stack, timeout: float = 180) -> UpResult:
-    """``up -d``, wait until every service is healthy, and read the engine's events."""
+    """``up -d``, wait until every service is healthy, and read the engine's events.
+
+    ``timeout`` in seconds. A port already taken is refused before anything is created
+    (:class:`PortInUse`); any failure of ``up`` itself raises the error of
+    :func:`helpers.engine.compose.up` after removing what this ``up`` created.
+    """
     proj = _project(stack)
     _check_port(stack, proj)
-    report = engine.up(proj, timeout=timeout, names=stack.services)
+    report = engine.up(proj, stack.model or None, timeout=timeout)
     until = time.time()
     found = engine.events(proj.name, report.started - 1.0, until)
     journal.record(f"docker events --since {int(report.started)} --until {int(until) + 1} "
@@ -270,7 +291,7 @@ def up(stack: Stack, timeout: float = 180) -> UpResult:
     checked = {s.service: s.has_healthcheck for s in engine.states(proj)}
     timeline = timeline_from_events(found, end=until, healthchecked=checked)
     marks = milestones(timeline)
-    return UpResult(project=proj.name, compose=proj.flavour, seconds=report.seconds,
+    return UpResult(project=proj.name, compose=stack.compose, seconds=report.seconds,
                     services=report.services,
                     started={k: float(v) for k, v in marks["started_s"].dropna().items()},
                     healthy={k: float(v) for k, v in marks["healthy_s"].dropna().items()},
@@ -404,6 +425,7 @@ def service(stack: Stack, name: str = "app") -> ContainerInfo:
 
 @action
 def logs(stack: Stack, service: str | None = None, lines: int = 10) -> str:
+    """``logs --no-color --tail=N [SERVICE]``: the last lines, each prefixed with its container."""
     return engine.logs(_project(stack), service, lines)
 
 

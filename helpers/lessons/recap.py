@@ -54,16 +54,14 @@ def command_verb(cli: str) -> str:
         return command_verb(shlex.join(words[1:]))
     if words[:3] == ["python", "-m", "helpers"] and len(words) > 3:
         return f"python -m helpers {words[3]}"
-    if words[0] == "docker-compose" or words[:2] == ["docker", "compose"]:
-        start = 1 if words[0] == "docker-compose" else 2
-        prefix = " ".join(words[:start])
-        rest = iter(words[start:])
+    if words[:2] == ["docker", "compose"]:  # skip the global options: -p NAME, -f FILE …
+        rest = iter(words[2:])
         for word in rest:
             if word in COMPOSE_OPTIONS_WITH_VALUE:
                 next(rest, None)
             elif not word.startswith("-"):
-                return f"{prefix} {word}"
-        return prefix
+                return f"docker compose {word}"
+        return "docker compose"
     if words[0] == "docker" and len(words) > 1:
         if words[1] in SUBCOMMAND_GROUPS and len(words) > 2:
             return f"docker {words[1]} {words[2]}"

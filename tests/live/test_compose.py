@@ -1,13 +1,12 @@
-"""The two-tier app under Compose on the real engine: health gating, restarts, data, failures.
+"""The two-tier app under Compose v2 on the real engine: health gating, restarts, data, failures.
 
-Runs with every Compose this machine has (v1 ``docker-compose``, v2 ``docker compose``);
-each test uses project names of its own scope, and nothing of it may remain afterwards.
+Each test uses project names of its own scope, and nothing of it may remain afterwards: every
+failure must be one clear error that names the service (and port, or image) concerned.
 """
 
 from __future__ import annotations
 
 import socket
-import subprocess
 import time
 import uuid
 from collections.abc import Iterator
@@ -20,25 +19,10 @@ import requests
 from helpers import course, labels
 from helpers.engine import compose as engine
 from helpers.engine.cleanup import cleanup
-from helpers.errors import ComposeFileInvalid, NotReady, PortInUse
+from helpers.errors import ComposeFileInvalid, ImageUnavailable, NotReady, PortInUse
 from helpers.lessons import compose
 
 FOLDER = compose.APP_FOLDER
-
-
-def _available(command: tuple[str, ...]) -> bool:
-    try:
-        done = subprocess.run([*command, "version", "--short"], capture_output=True, text=True,
-                              timeout=20, check=False)
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-    return done.returncode == 0 and bool(done.stdout.strip())
-
-
-FLAVOURS = [pytest.param("v1", marks=pytest.mark.skipif(
-                not _available(engine.V1_COMMAND), reason="docker-compose (v1) not installed")),
-            pytest.param("v2", marks=pytest.mark.skipif(
-                not _available(engine.V2_COMMAND), reason="docker compose (v2) not installed"))]
 
 
 @pytest.fixture(scope="module")
@@ -82,17 +66,21 @@ def _epoch(stamp: str) -> float:
     return pd.Timestamp(stamp).value / 1e9
 
 
-@pytest.mark.parametrize("flavour", FLAVOURS)
-def test_health_gating_restart_and_data_across_down_up(flavour, scope, env_files, app_image,
-                                                       monkeypatch) -> None:
-    monkeypatch.setenv("COURSE_COMPOSE", flavour)
+def test_health_gating_restart_and_data_across_down_up(scope, env_files, app_image) -> None:
     stack = compose.prepare(app_image, project=scope, port=0)
-    assert stack.command[0] == ("docker-compose" if flavour == "v1" else "docker")
+    assert stack.compose.startswith("docker compose ")
     assert stack.services == ["db", "app"]
+    # the model is Compose's own: the env file's values are filled in, short syntax expanded
+    [port] = engine.published_ports(stack.model, "app")
+    assert (port.address, port.target) == (f"127.0.0.1:{stack.app_port}", 5000)
+    table = compose.services_table(stack)
+    assert table.loc["app", "image"] == app_image
+    assert table.loc["app", "ports"] == f"127.0.0.1:{stack.app_port}->5000/tcp"
 
     before_up = time.time()
     first = compose.up(stack)
     # the app is started only once the database is healthy: engine timestamps say so
+    assert first.compose == stack.compose
     assert first.started["app"] >= first.healthy["db"], first.timeline
     events = engine.events(scope, before_up - 1)
     db_healthy = min(e["time"] for e in events
@@ -147,7 +135,34 @@ def test_a_syntax_error_is_one_clear_message_and_creates_nothing(scope, env_file
         compose.prepare(app_image, project=scope, compose_file="broken-compose.yaml", port=0)
     assert "line 8" in failure.value.message
     assert "restart: always" in failure.value.log_tail
-    assert failure.value.hint
+    assert "did not find expected key" in failure.value.log_tail  # what Compose itself said
+    assert failure.value.hint.count("docker compose -p") == 1
+    _nothing_left(scope)
+
+
+def test_a_schema_error_names_the_service_and_creates_nothing(scope, env_files, app_image,
+                                                              tmp_path) -> None:
+    typo = tmp_path / "typo.yaml"
+    typo.write_text("services:\n  app:\n    imag: docker-course/flask-app:1.0\n",
+                    encoding="utf-8")
+    with pytest.raises(ComposeFileInvalid) as failure:
+        compose.prepare(app_image, project=scope, compose_file=str(typo), port=0)
+    assert "(service app)" in failure.value.message
+    assert "additional properties 'imag' not allowed" in failure.value.message
+    _nothing_left(scope)
+
+
+def test_a_missing_image_names_it_and_leaves_nothing(scope, env_files, app_image,
+                                                     tmp_path) -> None:
+    missing = f"docker-course/{scope}-missing:1"
+    override = tmp_path / "missing-image.yaml"
+    override.write_text(f"services:\n  app:\n    image: {missing}\n", encoding="utf-8")
+    stack = compose.prepare(app_image, project=scope, extra_files=[str(override)], port=0)
+    assert compose.services_table(stack).loc["app", "image"] == missing
+    with pytest.raises(ImageUnavailable) as failure:
+        compose.up(stack, timeout=120)
+    assert f"{missing} (service app)" in failure.value.message
+    assert failure.value.log_tail and failure.value.hint
     _nothing_left(scope)
 
 
@@ -195,4 +210,5 @@ def test_a_port_already_taken_is_refused_and_leaves_nothing(scope, env_files,
         with pytest.raises(PortInUse) as late:
             engine.up(proj, timeout=120)
         assert f"127.0.0.1:{port}" in late.value.message and late.value.log_tail
+        assert "service app" in late.value.message
     _nothing_left(scope)

@@ -1,4 +1,4 @@
-"""The two-tier compose file keeps its promises; secrets and env files are written safely."""
+"""The two-tier compose file keeps its promises; secrets, env files and the services table."""
 
 from __future__ import annotations
 
@@ -16,8 +16,10 @@ def _document() -> dict:
     return yaml.safe_load((FOLDER / "compose.yaml").read_text(encoding="utf-8"))
 
 
-def test_no_version_key_so_v1_and_v2_read_the_compose_specification() -> None:
+def test_no_version_key_it_is_obsolete_in_the_compose_specification() -> None:
     assert "version" not in _document()
+    header = (FOLDER / "compose.yaml").read_text(encoding="utf-8")
+    assert "docker-compose" not in header and "docker compose -p course-08" in header
 
 
 def test_app_waits_for_a_healthy_database_and_always_restarts() -> None:
@@ -87,25 +89,30 @@ def test_env_example_names_every_variable_the_file_uses() -> None:
     assert "PASSWORD" not in "".join(documented)
 
 
+def _model(folder) -> dict:
+    """Secrets as `docker compose config --format json` prints them: paths resolved."""
+    return {"secrets": {"a": {"name": "p_a", "file": f"{folder}/.secrets/a.txt"},
+                        "b": {"name": "p_b", "file": f"{folder}/b.txt"},
+                        "c": {"name": "p_c", "environment": "TOKEN"}}}
+
+
 def test_secrets_are_generated_once_private_and_readable_by_containers(tmp_path) -> None:
-    (tmp_path / "compose.yaml").write_text(
-        "services: {}\nsecrets:\n  a:\n    file: ./.secrets/a.txt\n  b:\n    file: ./b.txt\n",
-        encoding="utf-8")
-    files = [tmp_path / "compose.yaml"]
-    written = lesson.ensure_secrets(files)
+    model = _model(tmp_path)
+    written = lesson.ensure_secrets(model)
     assert sorted(p.name for p in written) == ["a.txt", "b.txt"]
     secret = tmp_path / ".secrets" / "a.txt"
     first = secret.read_text(encoding="utf-8")
     assert len(first) >= 24
     assert stat.S_IMODE(secret.stat().st_mode) == 0o644
     assert stat.S_IMODE(secret.parent.stat().st_mode) == 0o700
-    assert lesson.ensure_secrets(files) == []  # kept: the volume remembers the old password
+    assert lesson.ensure_secrets(model) == []  # kept: the volume remembers the old password
     assert secret.read_text(encoding="utf-8") == first
 
 
-def test_secret_files_of_a_broken_file_are_skipped(tmp_path) -> None:
-    (tmp_path / "compose.yaml").write_text("services:\n  a:\n   b: [\n", encoding="utf-8")
-    assert lesson.secret_files([tmp_path / "compose.yaml"]) == []
+def test_relative_secret_paths_start_at_the_repository() -> None:
+    model = {"secrets": {"x": {"file": "data/apps/two-tier/.secrets/x.txt"}}}
+    assert lesson.secret_files(model) == [FOLDER / ".secrets" / "x.txt"]
+    assert lesson.secret_files({}) == []
 
 
 def test_env_file_holds_settings_only(tmp_path) -> None:
@@ -115,8 +122,45 @@ def test_env_file_holds_settings_only(tmp_path) -> None:
     assert "APP_PORT=5000\nDB_IMAGE=mysql:8.4\n" in text and text.startswith("#")
 
 
-def test_interpolation_for_display() -> None:
-    values = {"APP_PORT": "5123"}
-    assert lesson._interpolate("127.0.0.1:${APP_PORT:-5000}:5000", values) == \
-        "127.0.0.1:5123:5000"
-    assert lesson._interpolate("${DB_IMAGE:-mysql:8.4}", values) == "mysql:8.4"
+# The services of compose.yaml as `docker compose config --format json` (2.40.3) printed them,
+# with repository paths made relative (engine.repository_relative).
+MODEL = {
+    "services": {
+        "app": {
+            "depends_on": {"db": {"condition": "service_healthy", "required": True}},
+            "healthcheck": {"test": ["CMD", "python", "healthcheck.py"], "interval": "2s"},
+            "image": "docker-course/flask-app:1.0",
+            "ports": [{"mode": "ingress", "host_ip": "127.0.0.1", "target": 5000,
+                       "published": "5123", "protocol": "tcp"}],
+            "restart": "always",
+            "secrets": [{"source": "db_password", "target": "/run/secrets/db_password"}],
+        },
+        "db": {
+            "healthcheck": {"test": ["CMD-SHELL", "mysqladmin ping --silent"]},
+            "image": "docker-course/mariadb-standin:10.11",
+            "restart": "unless-stopped",
+            "volumes": [{"type": "volume", "source": "db-data", "target": "/var/lib/mysql",
+                         "volume": {}},
+                        {"type": "bind", "source": "data/apps/two-tier/compose-initdb",
+                         "target": "/docker-entrypoint-initdb.d", "read_only": True}],
+        },
+    },
+}
+
+
+def test_services_table_shows_compose_s_own_model() -> None:
+    stack = lesson.Stack(project="course-08", compose="docker compose 2.40.3",
+                         files=["data/apps/two-tier/compose.yaml"],
+                         env_file="data/apps/two-tier/course-08.env", settings={},
+                         app_port=5123, services=["db", "app"], model=MODEL)
+    table = lesson.services_table(stack)
+    assert list(table.index) == ["db", "app"]
+    assert table.loc["app", "depends on"] == "db (service_healthy)"
+    assert table.loc["app", "ports"] == "127.0.0.1:5123->5000/tcp"
+    assert table.loc["app", "health check"] == "python healthcheck.py"
+    assert table.loc["db", "health check"] == "mysqladmin ping --silent"
+    assert table.loc["db", "volumes"] == ("db-data → /var/lib/mysql, data/apps/two-tier/"
+                                          "compose-initdb → /docker-entrypoint-initdb.d (ro)")
+    assert table.loc["app", "secrets"] == "db_password" and table.loc["db", "secrets"] == "–"
+    assert table.loc["db", "restart"] == "unless-stopped"
+    assert "model" not in repr(stack._repr_html_())  # the model stays out of the summary

@@ -14,7 +14,7 @@ from helpers.lessons.two_tier import StartupRace
 @pytest.mark.parametrize(("cli", "verb"), [
     ("docker run -d --name web -p 127.0.0.1:5000:5000 app:1", "docker run"),
     ("docker volume create data", "docker volume create"),
-    ("docker-compose -p course-08 -f compose.yaml --env-file x.env up -d", "docker-compose up"),
+    ("docker compose -p course-08 --env-file x.env -f compose.yaml up -d", "docker compose up"),
     ("docker compose -p course-08 -f compose.yaml down -v", "docker compose down"),
     ("for i in $(seq 10); do time docker run --rm busybox true; done", "docker run"),
     ("python -m helpers scan app.tar", "python -m helpers scan"),
