@@ -1,11 +1,13 @@
 """Where an image's bytes go: wasted bytes, duplicates, efficiency and secrets left in layers.
 
-The layers are replayed bottom to top on a model of the union filesystem, the way overlayfs
-would mount them. A file version is **wasted** when it is stored in a layer but not visible in
-the final filesystem: overwritten by a later layer (or later in the same tar), removed by a
-whiteout (a file, or a directory and everything under it), or hidden by an opaque whiteout.
-The visible copy is never waste. This fixes what dive gets wrong: it counts the kept copy as
-waste, ignores deleted directories and opaque whiteouts, and does not look at content.
+The layers are replayed bottom to top on the model of the final filesystem that the package
+inventory uses too (:mod:`helpers.anatomy.filesystem`), the way overlayfs would mount them. A
+file version is **wasted** when it is stored in a layer but not visible in the final filesystem:
+overwritten by a later layer (or later in the same tar), removed by a whiteout (a file, or a
+directory and everything under it), or hidden by an opaque whiteout. The visible copy is never
+waste, nor are bytes still reachable through a hard link. This fixes what dive gets wrong: it
+counts the kept copy as waste, ignores deleted directories and opaque whiteouts, and does not
+look at content.
 
 **Duplicates** are visible regular files with identical content at different paths. Content
 hashes were taken while the stream passed; here they are only compared for files whose sizes
@@ -20,12 +22,10 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator
 
 from helpers.anatomy.archive import ArchiveSource, read_image
+from helpers.anatomy.filesystem import FinalFilesystem, LayerStats
 from helpers.anatomy.layerscan import KeepPredicate
 from helpers.anatomy.model import (
-    DIRECTORY,
-    REGULAR,
     DuplicateGroup,
-    FileRecord,
     ImageAnatomy,
     ImageArchive,
     Layer,
@@ -47,12 +47,12 @@ def analyse_image(source: ArchiveSource, *, top: int = DEFAULT_TOP, platform: st
 
 def analyse(archive: ImageArchive, *, top: int = DEFAULT_TOP) -> ImageAnatomy:
     """Analyse an archive read by :func:`read_image` (``top`` bounds the largest-files list)."""
-    replay = _Replay(archive.layers)
-    for layer in archive.layers:
-        replay.apply(layer)
+    watched = {hit.path for layer in archive.layers for hit in layer.content.secret_hits}
+    replay = FinalFilesystem.of(archive.layers, watched=watched)
+    visible = replay.visible_files()
     total = sum(layer.size_bytes for layer in archive.layers)
     wasted = sum(item.size_bytes for item in replay.wasted)
-    duplicates = find_duplicates(replay.visible_files)
+    duplicates = find_duplicates(lambda: visible)
     waste_by_layer: dict[int, int] = defaultdict(int)
     for item in replay.wasted:
         waste_by_layer[item.layer] += item.size_bytes
@@ -61,7 +61,7 @@ def analyse(archive: ImageArchive, *, top: int = DEFAULT_TOP) -> ImageAnatomy:
         image_id=archive.image_id,
         platform=archive.platform,
         total_bytes=total,
-        visible_bytes=sum(size for _, _, size, _ in replay.visible_files()),
+        visible_bytes=sum(size for _, _, size, _ in visible),
         wasted_bytes=wasted,
         efficiency=efficiency(total, wasted),
         duplicate_bytes=sum(group.wasted_bytes for group in duplicates),
@@ -71,8 +71,9 @@ def analyse(archive: ImageArchive, *, top: int = DEFAULT_TOP) -> ImageAnatomy:
         duplicates=duplicates,
         secrets=find_secrets(archive, replay),
         largest_files=[VisibleFile(path, layer, size) for path, layer, size, _ in
-                       heapq.nlargest(top, replay.visible_files(), key=lambda v: (v[2], v[0]))],
+                       heapq.nlargest(top, visible, key=lambda v: (v[2], v[0]))],
         user=archive.user,
+        notes=list(archive.notes),
     )
 
 
@@ -81,114 +82,7 @@ def efficiency(total_bytes: int, wasted_bytes: int) -> float:
     return 1.0 if total_bytes == 0 else 1.0 - wasted_bytes / total_bytes
 
 
-# --- replaying the layers ---------------------------------------------------------------------
-
-class _LayerStats:
-    __slots__ = ("added", "deleted", "modified")
-
-    def __init__(self) -> None:
-        self.added = self.modified = self.deleted = 0
-
-
-class _Replay:
-    """The union filesystem built layer by layer, recording every version it hides.
-
-    ``children`` maps a directory to the paths directly under it (including directories that
-    only exist implicitly, as parents of files), so deleting a directory or resetting it with
-    an opaque whiteout walks just that subtree instead of every path in the image.
-    """
-
-    def __init__(self, layers: list[Layer]) -> None:
-        self.layers = layers
-        self.entries: dict[str, int] = {}  # visible path -> index of the layer it comes from
-        self.children: dict[str, set[str]] = {}
-        self.wasted: list[WastedFile] = []
-        self.stats: dict[int, _LayerStats] = {}
-        self.hidden: dict[tuple[int, str], WastedFile] = {}  # (layer, path) -> how it went
-        # Only paths holding a secret need "how did it go" later; don't index every waste.
-        self.watched = {hit.path for layer in layers for hit in layer.content.secret_hits}
-
-    def apply(self, layer: Layer) -> None:
-        index = layer.index
-        stats = self.stats[index] = _LayerStats()
-        content = layer.content
-        # Whiteouts only ever apply to lower layers, so they go first.
-        for directory in content.opaque_dirs:
-            for child in list(self.children.pop(directory, ())):
-                stats.deleted += self._hide_subtree(child, "opaque", index)
-        for path in content.whiteouts:
-            stats.deleted += self._hide_subtree(path, "deleted", index)
-        for path, size in content.superseded:
-            self._waste(path, index, size, "overwritten", index)
-        for path, record in content.entries.items():
-            self._place(path, record, index, stats)
-
-    def _place(self, path: str, record: FileRecord, index: int, stats: _LayerStats) -> None:
-        previous = self.entries.get(path)
-        if previous is not None:
-            lower = self._record(path, previous)
-            if lower.kind == REGULAR:
-                self._waste(path, previous, lower.size, "overwritten", index)
-        if record.kind != DIRECTORY:
-            if previous is None:
-                stats.added += 1
-            else:
-                stats.modified += 1
-            # A file or link replacing a directory hides everything that was under it.
-            for child in list(self.children.pop(path, ())):
-                self._hide_subtree(child, "overwritten", index)
-        self.entries[path] = index
-        self._link(path)
-
-    def _record(self, path: str, layer: int) -> FileRecord:
-        return self.layers[layer].content.entries[path]
-
-    def _link(self, path: str) -> None:
-        """Register ``path`` under its parent, creating implicit parent directories."""
-        while path:
-            parent = path.rpartition("/")[0]
-            siblings = self.children.get(parent)
-            if siblings is not None:
-                siblings.add(path)
-                return
-            self.children[parent] = {path}
-            path = parent
-
-    def _hide_subtree(self, path: str, reason: str, by: int) -> int:
-        """Remove ``path`` and everything under it; return how many non-directories went."""
-        parent = path.rpartition("/")[0]
-        siblings = self.children.get(parent)
-        if siblings is not None:
-            siblings.discard(path)
-        removed = 0
-        stack = [path]
-        while stack:
-            current = stack.pop()
-            lower_index = self.entries.pop(current, None)
-            if lower_index is not None:
-                record = self._record(current, lower_index)
-                if record.kind != DIRECTORY:
-                    removed += 1
-                if record.kind == REGULAR:
-                    self._waste(current, lower_index, record.size, reason, by)
-            stack.extend(self.children.pop(current, ()))
-        return removed
-
-    def _waste(self, path: str, layer: int, size: int, reason: str, by: int) -> None:
-        item = WastedFile(path, layer, size, reason, by)
-        if path in self.watched:
-            self.hidden[(layer, path)] = item
-        if size:
-            self.wasted.append(item)
-
-    def visible_files(self) -> Iterator[tuple[str, int, int, bytes | None]]:
-        """(path, layer, size, digest) of every regular file in the final filesystem."""
-        layers = [layer.content.entries for layer in self.layers]
-        for path, layer in self.entries.items():
-            record = layers[layer][path]
-            if record.kind == REGULAR:
-                yield path, layer, record.size, record.digest
-
+# --- duplicates ------------------------------------------------------------------------------
 
 def find_duplicates(visible_files: Callable[[], Iterable[tuple[str, int, int, bytes | None]]]
                     ) -> list[DuplicateGroup]:
@@ -216,7 +110,7 @@ def find_duplicates(visible_files: Callable[[], Iterable[tuple[str, int, int, by
 
 # --- secrets ----------------------------------------------------------------------------------
 
-def find_secrets(archive: ImageArchive, replay: _Replay) -> list[SecretFinding]:
+def find_secrets(archive: ImageArchive, replay: FinalFilesystem) -> list[SecretFinding]:
     """Secrets in files (visible or not), in the config's Env and in the build history."""
     findings = [*_file_findings(archive, replay), *_metadata_findings(archive)]
     findings.sort(key=lambda f: (f.layer if f.layer is not None else -1, f.source,
@@ -224,7 +118,8 @@ def find_secrets(archive: ImageArchive, replay: _Replay) -> list[SecretFinding]:
     return findings
 
 
-def _file_findings(archive: ImageArchive, replay: _Replay) -> Iterator[SecretFinding]:
+def _file_findings(archive: ImageArchive, replay: FinalFilesystem
+                   ) -> Iterator[SecretFinding]:
     for layer in archive.layers:
         for hit in layer.content.secret_hits:
             visible = replay.entries.get(hit.path) == layer.index
@@ -307,7 +202,7 @@ def short_step(created_by: str, width: int = 72) -> str:
     return text if len(text) <= width else text[: width - 1].rstrip() + "…"
 
 
-def _summary(layer: Layer, stats: _LayerStats, wasted: int) -> LayerSummary:
+def _summary(layer: Layer, stats: LayerStats, wasted: int) -> LayerSummary:
     content = layer.content
     return LayerSummary(
         index=layer.index, diff_id=layer.diff_id, created_by=redact(layer.created_by),

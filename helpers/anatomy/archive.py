@@ -1,18 +1,23 @@
-"""Read the output of ``docker save`` as one forward-only stream, in any of its three shapes.
+"""Read an image archive as one forward-only stream, in any layout ``docker load`` accepts.
 
 * **legacy** (Engine 24 and older): ``manifest.json``, ``<id>/layer.tar`` and ``<config>.json``.
   Engine 20.10 writes the layer tars *before* ``manifest.json`` and the config;
 * **OCI layout** (Engine 25+): ``oci-layout``, ``index.json``, ``blobs/sha256/…`` with
   uncompressed layers named by their diff_id, plus a ``manifest.json``;
-* **containerd image store**: gzip- or zstd-compressed blobs named by their compressed digest,
-  ``index.json`` possibly pointing at a multi-platform index whose other platforms' blobs are
-  absent.
+* **containerd image store**, ``buildx --output type=oci``: gzip- or zstd-compressed blobs
+  named by their compressed digest, ``index.json`` possibly pointing at a multi-platform index
+  whose other platforms' blobs are absent;
+* **podman save / skopeo docker-archive**: layers at the root as ``<hex>.tar``, the legacy
+  ``<id>/layer.tar`` only as symlinks; **go-containerregistry** (crane) tarballs: layers as
+  ``<hex>.tar.gz``, the config named ``sha256:<hex>``; **before Engine 1.10**: ``repositories``
+  and ``<id>/json`` parent chains. The whole archive may be gzip, zstd, bzip2 or xz-compressed.
 
-Because the stream is read once and members come in whatever order the engine chose, every
-blob is identified by sniffing its first bytes (compression magic, JSON, tar header) and
+Because the stream is read once and members come in whatever order the writer chose, every
+member is identified by sniffing its first bytes (compression magic, JSON, tar header) and
 analysed as it passes, keyed by its path. Only when everything has been read are the layers
-put in order (:mod:`helpers.anatomy.layout`), from the manifest and the config's
-``rootfs.diff_ids`` and ``history``.
+put in order (:mod:`helpers.anatomy.layout`), by following the references of ``manifest.json``
+or ``index.json`` (never file-name patterns), and tied to the config's ``rootfs.diff_ids`` and
+``history``.
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any, NamedTuple
 
-from helpers.anatomy.compression import compression_of, decompressing
+from helpers.anatomy.compression import MAGIC_BYTES, compression_of, decompressing
 from helpers.anatomy.layerscan import HashPipeline, KeepPredicate, normalise, scan_layer
 from helpers.anatomy.layout import SAVE_HINT, Collected, assemble
 from helpers.anatomy.model import ImageArchive
@@ -61,16 +66,21 @@ JSON_LIMIT = 16 << 20  # configs and manifests are kilobytes; SBOM attestations 
 def read_image(source: ArchiveSource, *, keep: KeepPredicate | None = None,
                scan_secrets: bool = True, platform: str | None = None,
                tag: str | None = None) -> ImageArchive:
-    """Read a ``docker save`` archive once, sequentially, and return its layers in order.
+    """Read an image archive once, sequentially, and return one image's layers in order.
 
     ``source`` is a path, the archive's bytes, a binary file object, or an iterable of byte
-    chunks (what ``docker.models.images.Image.save()`` yields). ``keep(path)`` selects files
-    whose content each layer should keep in ``layer.files`` (say, ``var/lib/dpkg/status``);
-    keep it to a few small files, since kept content is held in memory. ``platform``
-    ("linux/arm64") and ``tag`` choose among several images or platforms in one archive.
+    chunks (what ``docker.models.images.Image.save()`` yields), in any layout ``docker load``
+    accepts (see the module docstring), optionally gzip/zstd/bzip2/xz-compressed as a whole.
+    ``keep(path)`` selects files whose content each layer should keep in ``layer.files`` (say,
+    ``var/lib/dpkg/status``); keep it to a few small files, since kept content is held in
+    memory. ``tag`` (an image name or id) and ``platform`` ("linux/arm64") choose among
+    several images or platforms in one archive; without them the first image is read, and
+    ``ImageArchive.notes`` says when there were others.
 
-    Raises :class:`CourseError` for a truncated or damaged archive, a tar that is not an image,
-    or a layer that cannot be decompressed.
+    Raises :class:`CourseError`, in one message naming the member or entry at fault, for a
+    truncated or damaged archive, a tar that is not an image, a layer that cannot be
+    decompressed, or a layer that breaks the OCI layer rules (an invalid whiteout name, an
+    entry outside the root, a hard link to a directory).
     """
     probe = ContentScanner() if scan_secrets else None
     with _chunks(source) as supplier:
@@ -230,7 +240,7 @@ def _guarded(supplier: ChunkSupplier) -> ChunkSupplier:
 
 def _maybe_decompress(outer: ByteSource) -> ByteSource:
     """``docker save IMAGE | gzip`` is a common way to ship an archive: accept it too."""
-    magic = outer.peek(4)
+    magic = outer.peek(MAGIC_BYTES)
     supplier = decompressing(lambda: outer.read_some(CHUNK), magic, "the image archive")
     return outer if supplier is None else ByteSource(supplier, "the image archive")
 
@@ -238,6 +248,11 @@ def _maybe_decompress(outer: ByteSource) -> ByteSource:
 def _take_member(reader: TarReader, member: Member, collected: Collected,
                  keep: KeepPredicate | None, probe: ContentScanner | None,
                  hashes: HashPipeline | None = None) -> None:
+    """Keep what a member may be: a link to another member, a JSON document or a layer.
+
+    Nothing is decided by file name: which members are configs and layers is only known from
+    the documents that reference them (:mod:`helpers.anatomy.layout`), and those may come last.
+    """
     name = normalise(member.name)
     if len(collected.first_names) < 5:
         collected.first_names.append(name)
@@ -251,11 +266,13 @@ def _take_member(reader: TarReader, member: Member, collected: Collected,
         return
     if member.kind != REGULAR:
         return
-    is_root_json = "/" not in name and (name.endswith(".json") or name == "repositories")
-    if is_root_json:
+    if name in _DOCUMENTS or name.endswith(".json"):
         _take_json(reader, member.size, name, collected)
-    elif name.endswith("/layer.tar") or name.startswith("blobs/"):
+    else:
         _take_blob(reader, member.size, name, collected, keep, probe, hashes)
+
+
+_DOCUMENTS = frozenset({"repositories", "oci-layout"})
 
 
 def _take_json(reader: TarReader, size: int, name: str, collected: Collected) -> None:
@@ -264,25 +281,22 @@ def _take_json(reader: TarReader, size: int, name: str, collected: Collected) ->
         return
     try:
         collected.documents[name] = json.loads(reader.read_data())
-    except ValueError:
-        collected.unreadable[name] = f"{name} is not valid JSON"
+    except ValueError as exc:
+        collected.unreadable[name] = f"{name} is not valid JSON ({exc})"
 
 
 def _take_blob(reader: TarReader, size: int, name: str, collected: Collected,
                keep: KeepPredicate | None, probe: ContentScanner | None,
                hashes: HashPipeline | None = None) -> None:
-    """Sniff a blob and read it as JSON or as a layer, whatever its bytes say it is."""
+    """Sniff a member and read it as JSON or as a layer, whatever its bytes say it is."""
     head = reader.peek_data(512)
     compression = compression_of(head)
     if compression == "none" and head.lstrip()[:1] in (b"{", b"["):
-        if size > JSON_LIMIT:
-            collected.unreadable[name] = f"{name} is a JSON document too large to be metadata"
-        else:
-            _take_json(reader, size, name, collected)
+        _take_json(reader, size, name, collected)
         return
     if compression == "none" and size and not looks_like_tar(head):
         collected.unreadable.setdefault(
-            name, f"layer {name} is neither a tar nor a gzip or zstd stream")
+            name, f"{name} is neither a tar (nor a gzip, zstd, bzip2 or xz stream) nor JSON")
         return
     _take_layer(reader, size, name, head, compression, collected, keep, probe, hashes)
 
@@ -305,6 +319,9 @@ def _take_layer(reader: TarReader, size: int, name: str, head: bytes, compressio
         if exc.stream is reader.src:
             raise  # the archive itself ended: not this layer's fault
         collected.unreadable[name] = str(exc)  # starts with "layer <name>"
+        hint = getattr(exc, "hint", "")
+        if hint:
+            collected.hints[name] = hint
         return
     content.blob = name
     content.blob_size = size

@@ -21,9 +21,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TextIO
 
 from ..cli import command
 from ..errors import CourseError
@@ -48,6 +49,33 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
                              f"(default {DEFAULT_TOP}; --json always lists every wasted file)")
     parser.add_argument("--fail-on-secrets", action="store_true",
                         help="exit 1 when a secret is found in a layer, the Env or the history")
+    choice_arguments(parser)
+
+
+def choice_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--image`` and ``--platform``: which image of an archive holding several to read."""
+    parser.add_argument("--image", metavar="NAME",
+                        help="in an archive of several images (docker save a b), the one to "
+                             "read, by name (python:3.12) or image id (default: the first)")
+    parser.add_argument("--platform", metavar="OS/ARCH",
+                        help="in a multi-platform archive, the platform to read (linux/arm64; "
+                             "default: this machine's, else linux/amd64)")
+
+
+def emit(text: str, *, stream: TextIO | None = None) -> None:
+    """Print ``text`` without a traceback: a closed pipe (``| head``) ends quietly, and
+    names that are not valid UTF-8 (kept as surrogate escapes) come out backslash-escaped."""
+    stream = stream or sys.stdout
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    try:
+        print(text, file=stream)
+        stream.flush()
+    except BrokenPipeError:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, stream.fileno())  # Python flushes stdout at exit: let that succeed
 
 
 def _one_line(error: CourseError) -> CourseError:
@@ -58,17 +86,22 @@ def _one_line(error: CourseError) -> CourseError:
     return CourseError(f"{error.message} ({detail})", hint=error.hint)
 
 
-def analyse_target(target: str, *, top: int = DEFAULT_TOP) -> ImageAnatomy:
-    """Analyse what ``target`` names: ``-``, an archive file, or an image on the engine."""
+def analyse_target(target: str, *, top: int = DEFAULT_TOP, image: str | None = None,
+                   platform: str | None = None) -> ImageAnatomy:
+    """Analyse what ``target`` names: ``-``, an archive file, or an image on the engine.
+
+    ``image`` and ``platform`` choose within an archive holding several images or platforms.
+    Raises :class:`CourseError` for a missing, unreadable or malformed archive.
+    """
     from .analysis import analyse_image
 
     if target == "-":
-        return analyse_image(sys.stdin.buffer, top=top)
+        return analyse_image(sys.stdin.buffer, top=top, tag=image, platform=platform)
     path = Path(target)
     if path.is_dir():
         raise CourseError(f"{target} is a folder, not an image archive.", hint=SAVE_HINT)
     if path.is_file():
-        return analyse_image(path, top=top)
+        return analyse_image(path, top=top, tag=image, platform=platform)
     if target.lower().endswith(ARCHIVE_SUFFIXES):
         raise CourseError(f"No image archive at {target}.", hint=SAVE_HINT)
     return _analyse_engine_image(target, top)
@@ -96,13 +129,16 @@ def _analyse_engine_image(reference: str, top: int) -> ImageAnatomy:
          _arguments)
 def _layers(args: argparse.Namespace) -> int:
     try:
-        anatomy = analyse_target(args.target, top=max(args.top, 1))
+        anatomy = analyse_target(args.target, top=max(args.top, 1), image=args.image,
+                                 platform=args.platform)
     except CourseError as error:
         raise _one_line(error) from None
+    for note in anatomy.notes:
+        emit(f"note: {note}", stream=sys.stderr)
     if args.json:
-        print(json.dumps(anatomy.to_json(), indent=2, ensure_ascii=False))
+        emit(json.dumps(anatomy.to_json(), indent=2, ensure_ascii=False))
     else:
-        print(render(anatomy, top=max(args.top, 1)))
+        emit(render(anatomy, top=max(args.top, 1)))
     return 1 if args.fail_on_secrets and anatomy.secrets else 0
 
 

@@ -1,10 +1,23 @@
-"""Turn what one pass over a ``docker save`` archive collected into ordered layers.
+"""Turn what one pass over an image archive collected into ordered layers.
 
-The archive names its images in ``manifest.json`` (docker layout) and/or ``index.json`` (OCI
-layout, possibly a multi-platform index whose other platforms' blobs were never pulled). This
-module picks one image (by tag, then by platform: the requested one, else the host's, else
-linux/amd64, else the first complete one), checks every blob it needs arrived intact, and ties
-each layer to its diff_id and to the Dockerfile step in the config's history.
+Every layout ``docker load`` accepts names its images in a document, and the document's
+references (not file-name patterns) say which members are configs and layers:
+
+* ``manifest.json`` (docker save of every Engine, podman save and skopeo ``docker-archive:``,
+  go-containerregistry / crane tarballs, ``buildx --output type=docker``): a list of images,
+  each with a ``Config`` path, ``Layers`` paths and ``RepoTags``. The paths are whatever the
+  writer chose (``<id>/layer.tar``, ``<hex>.tar`` at the root, ``<hex>.tar.gz``,
+  ``blobs/sha256/<hex>``, a config named ``sha256:<hex>``), possibly symlinks;
+* ``index.json`` (the OCI image layout: Engine 25+, the containerd image store,
+  ``buildx --output type=oci``, skopeo ``oci-archive:``): descriptors of image manifests or of
+  nested image indexes (one manifest per platform), whose blobs sit at
+  ``blobs/<algorithm>/<hex>``; the other platforms' blobs may be absent;
+* ``repositories`` with ``<id>/json`` and ``<id>/layer.tar`` (the docker save layout before
+  Engine 1.10, which ``docker load`` still accepts): each image a chain of parent ids.
+
+This module picks one image (by name, then by platform: the requested one, else the host's,
+else linux/amd64, else the first complete one), checks every blob it needs arrived intact, and
+ties each layer to its diff_id and to the Dockerfile step in the config's history.
 """
 
 from __future__ import annotations
@@ -21,6 +34,7 @@ from helpers.errors import CourseError
 
 SAVE_HINT = "Export the image again with `docker save IMAGE -o image.tar` and read that file."
 _ATTESTATION = "attestation-manifest"
+_V1_CONFIG_KEYS = ("id", "parent", "Size", "parent_id", "layer_id")
 
 
 @dataclass
@@ -30,6 +44,7 @@ class Collected:
     documents: dict[str, Any] = field(default_factory=dict)  # parsed JSON members
     layers: dict[str, LayerContent] = field(default_factory=dict)
     unreadable: dict[str, str] = field(default_factory=dict)  # member path -> what was wrong
+    hints: dict[str, str] = field(default_factory=dict)  # member path -> what to do about it
     links: dict[str, str] = field(default_factory=dict)  # symlinked/hardlinked members
     first_names: list[str] = field(default_factory=list)  # to say what a non-image holds
 
@@ -43,6 +58,7 @@ class Collected:
         return path
 
     def blob_path(self, digest: str) -> str:
+        """Where the OCI image layout keeps the blob ``digest`` (``blobs/<alg>/<hex>``)."""
         return self.resolve("blobs/" + digest.replace(":", "/", 1))
 
 
@@ -54,104 +70,107 @@ class _Choice:
     layer_paths: list[str]
     repo_tags: list[str]
     layout: str
+    source: str  # the document naming these blobs, for error messages
+    group: Any  # the platforms of one image share a group
     platform: str = ""
+    image_id: str = ""
+    multi_platform: bool = False
+    config: dict[str, Any] | None = None  # made here for the pre-1.10 layout
     missing: list[str] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        return self.repo_tags[0] if self.repo_tags else \
+            self.image_id.removeprefix("sha256:")[:12] or "(untagged image)"
 
 
 def assemble(collected: Collected, *, platform: str | None, tag: str | None) -> ImageArchive:
-    """The chosen image, its layers in order; a CourseError saying what is missing if not."""
-    docs = collected.documents
-    if "manifest.json" not in docs and "index.json" not in docs:
-        raise _not_an_image(collected)
-    choice = None
-    if "manifest.json" in docs:
-        choice = _choose_from_docker_manifest(collected, tag)
-    if (choice is None or choice.missing) and "index.json" in docs:
-        choice = _choose_from_index(collected, platform, tag) or choice
-    if choice is None:
-        raise _not_an_image(collected)
+    """The chosen image, its layers in order; a CourseError saying what is missing if not.
+
+    ``tag`` picks an image by name (``python:3.12``, ``docker.io/library/python:3.12``);
+    ``platform`` (``linux/arm64``) a platform of a multi-platform image.
+    """
+    candidates = _candidates(collected)
+    choice = _select(candidates, platform=platform, tag=tag)
     _require_present(collected, choice)
-    config = docs[choice.config_path]
+    config = choice.config if choice.config is not None else \
+        collected.documents[choice.config_path]
     contents = [collected.layers[path] for path in choice.layer_paths]
     layers = _order_layers(config, contents)
+    names = list(dict.fromkeys(_group_name(candidates, group)
+                               for group in dict.fromkeys(c.group for c in candidates)))
+    notes = []
+    if len(names) > 1 and not tag:
+        notes.append(f"The archive holds {len(names)} images ({', '.join(names[:5])}"
+                     f"{', …' if len(names) > 5 else ''}); this is {choice.name}. Choose "
+                     "another by name (`--image NAME` on the command line).")
     return ImageArchive(
         layers=layers, config=config, repo_tags=choice.repo_tags,
-        image_id="sha256:" + _hex_of(choice.config_path),
-        layout=choice.layout, platform=choice.platform or _platform_of(config),
+        image_id=choice.image_id, layout=choice.layout,
+        platform=choice.platform or _platform_of(config), images=names, notes=notes,
     )
 
 
-def _not_an_image(collected: Collected) -> CourseError:
+# --- the images an archive describes ----------------------------------------------------------
+
+def _candidates(collected: Collected) -> list[_Choice]:
+    docs = collected.documents
+    for document in ("manifest.json", "index.json"):
+        other = "index.json" if document == "manifest.json" else "manifest.json"
+        if document in collected.unreadable and other not in docs:
+            raise CourseError(f"The archive's {document} cannot be read: "
+                              f"{collected.unreadable[document]}.", hint=SAVE_HINT)
+    candidates: list[_Choice] = []
+    if "manifest.json" in docs:
+        candidates = _docker_candidates(collected)
+    if "index.json" in docs and (not candidates or all(c.missing for c in candidates)):
+        candidates = list(_index_candidates(collected, docs["index.json"], names=[],
+                                            depth=0, group=None)) or candidates
+    if not candidates and "manifest.json" not in docs and "index.json" not in docs:
+        candidates = _v1_candidates(collected)
+    if candidates:
+        return candidates
+    if "manifest.json" in docs or "index.json" in docs:
+        which = "manifest.json" if "manifest.json" in docs else "index.json"
+        raise CourseError(f"The archive's {which} lists no image: it is empty or null.",
+                          hint=SAVE_HINT)
     sample = ", ".join(collected.first_names) or "nothing"
-    return CourseError(
+    raise CourseError(
         "This tar is not a Docker image archive: it has neither manifest.json nor index.json "
         f"(it contains {sample}).", hint=SAVE_HINT)
 
 
-def _hex_of(path: str) -> str:
-    return posixpath.basename(path).removesuffix(".json")
-
-
-def _choose_from_docker_manifest(collected: Collected, tag: str | None) -> _Choice | None:
+def _docker_candidates(collected: Collected) -> list[_Choice]:
     entries = collected.documents["manifest.json"]
-    if not isinstance(entries, list) or not entries:
-        return None
-    entry = _entry_for_tag(entries, tag) if tag else entries[0]
-    choice = _Choice(
-        config_path=collected.resolve(str(entry.get("Config", ""))),
-        layer_paths=[collected.resolve(str(p)) for p in entry.get("Layers") or []],
-        repo_tags=list(entry.get("RepoTags") or []),
-        layout="oci" if "index.json" in collected.documents else "docker",
-    )
-    choice.missing = _missing(collected, choice)
-    return choice
+    if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+        raise CourseError("The archive's manifest.json is not a list of images, so not what "
+                          "`docker save` writes.", hint=SAVE_HINT)
+    layout = "oci" if "index.json" in collected.documents else "docker"
+    candidates = []
+    for number, entry in enumerate(entries):
+        config_path = collected.resolve(str(entry.get("Config") or ""))
+        choice = _Choice(
+            config_path=config_path,
+            layer_paths=[collected.resolve(str(p)) for p in entry.get("Layers") or []],
+            repo_tags=[str(t) for t in entry.get("RepoTags") or []],
+            layout=layout, source="manifest.json", group=number,
+            image_id="sha256:" + _hex_of(config_path),
+        )
+        choice.missing = _missing(collected, choice)
+        config = collected.documents.get(config_path)
+        if isinstance(config, dict):
+            choice.platform = _platform_of(config)
+        candidates.append(choice)
+    return candidates
 
 
-def _entry_for_tag(entries: list[dict], tag: str) -> dict:
-    wanted = {tag, f"{tag}:latest"}
-    for entry in entries:
-        if wanted & set(entry.get("RepoTags") or []):
-            return entry
-    known = sorted(t for e in entries for t in e.get("RepoTags") or [])
-    raise CourseError(f"The archive holds no image tagged {tag!r}.",
-                      hint=f"It holds: {', '.join(known) or 'untagged images only'}.")
-
-
-def _missing(collected: Collected, choice: _Choice) -> list[str]:
-    """Blobs the choice needs that the archive does not hold (in a readable form)."""
-    missing = [] if choice.config_path in collected.documents else [choice.config_path]
-    return missing + [path for path in choice.layer_paths if path not in collected.layers]
-
-
-def _choose_from_index(collected: Collected, platform: str | None,
-                       tag: str | None) -> _Choice | None:
-    index = collected.documents["index.json"]
-    candidates = list(_index_candidates(collected, index, names=[], depth=0))
-    if tag:
-        tagged = [c for c in candidates if tag in c.repo_tags or f"{tag}:latest" in c.repo_tags]
-        candidates = tagged or candidates
-    if not candidates:
-        return None
-    complete = [c for c in candidates if not c.missing]
-    if not complete:
-        return candidates[0]  # _require_present explains what is missing
-    preferred = [platform] if platform else [_host_platform(), "linux/amd64"]
-    for wanted in preferred:
-        for candidate in complete:
-            if _platform_matches(candidate.platform, wanted):
-                return candidate
-    if platform:
-        available = ", ".join(c.platform or "unknown" for c in complete)
-        raise CourseError(f"The archive has no complete image for platform {platform}.",
-                          hint=f"Platforms present: {available}.")
-    return complete[0]
-
-
-def _index_candidates(collected: Collected, index: Any, names: list[str],
-                      depth: int) -> Iterator[_Choice]:
+def _index_candidates(collected: Collected, index: Any, names: list[str], depth: int,
+                      group: Any, source: str = "index.json") -> Iterator[_Choice]:
     if not isinstance(index, dict) or depth > 4:
         return
-    for descriptor in index.get("manifests") or []:
+    for number, descriptor in enumerate(index.get("manifests") or []):
+        if not isinstance(descriptor, dict):
+            continue
         annotations = descriptor.get("annotations") or {}
         if annotations.get("vnd.docker.reference.type") == _ATTESTATION:
             continue
@@ -159,23 +178,146 @@ def _index_candidates(collected: Collected, index: Any, names: list[str],
         if plat.get("os") == "unknown":
             continue
         own_names = names or _names_from_annotations(annotations)
-        path = collected.blob_path(str(descriptor.get("digest", "")))
+        # The platforms of one image form a group; separate images (docker save a b) do not.
+        own_group = group if group is not None else \
+            (("platforms", *own_names) if plat else number)
+        digest = str(descriptor.get("digest", ""))
+        path = collected.blob_path(digest)
         doc = collected.documents.get(path)
         if isinstance(doc, dict) and "manifests" in doc:
-            yield from _index_candidates(collected, doc, own_names, depth + 1)
+            yield from _index_candidates(collected, doc, own_names, depth + 1, own_group,
+                                         source=f"the image index {path}")
             continue
         choice = _Choice(config_path="", layer_paths=[], repo_tags=own_names, layout="oci",
-                         platform=_platform_string(plat))
+                         source=source, group=own_group, platform=_platform_string(plat),
+                         multi_platform=depth > 0 or bool(plat))
         if not isinstance(doc, dict):
             choice.missing = [path]
         else:
-            choice.config_path = collected.blob_path(str((doc.get("config") or {}).get("digest")))
+            config_digest = str((doc.get("config") or {}).get("digest"))
+            choice.config_path = collected.blob_path(config_digest)
+            choice.image_id = config_digest if ":" in config_digest else ""
             choice.layer_paths = [collected.blob_path(str(layer.get("digest")))
-                                  for layer in doc.get("layers") or []]
+                                  for layer in doc.get("layers") or []
+                                  if isinstance(layer, dict)]
+            choice.source = f"the image manifest {path}"
             choice.missing = _missing(collected, choice)
             if not choice.platform and choice.config_path in collected.documents:
                 choice.platform = _platform_of(collected.documents[choice.config_path])
         yield choice
+
+
+def _v1_candidates(collected: Collected) -> list[_Choice]:
+    """Images of the pre-1.10 layout: ``repositories`` names the top ids of parent chains."""
+    docs = collected.documents
+    v1 = {path.rpartition("/")[0]: doc for path, doc in docs.items()
+          if path.endswith("/json") and path.count("/") == 1 and isinstance(doc, dict)
+          and isinstance(doc.get("id"), str)}
+    if not v1:
+        return []
+    tops: dict[str, list[str]] = {}
+    repositories = docs.get("repositories")
+    if isinstance(repositories, dict):
+        for repo, tags in repositories.items():
+            for tag, image_id in (tags or {}).items() if isinstance(tags, dict) else ():
+                tops.setdefault(str(image_id), []).append(f"{_short_reference(repo)}:{tag}")
+    if not tops:  # untagged: every id that is nobody's parent
+        parents = {doc.get("parent") for doc in v1.values()}
+        tops = {image_id: [] for image_id in v1 if image_id not in parents}
+    candidates = []
+    for number, (top, tags) in enumerate(tops.items()):
+        chain, current = [], top
+        while current and len(chain) < 1000:
+            chain.append(current)
+            current = str((v1.get(current) or {}).get("parent") or "")
+        chain.reverse()
+        choice = _Choice(config_path=f"{top}/json",
+                         layer_paths=[collected.resolve(f"{i}/layer.tar") for i in chain],
+                         repo_tags=tags, layout="docker-v1", source="repositories",
+                         group=number, image_id=top)
+        missing_json = [f"{i}/json" for i in chain if i not in v1]
+        choice.missing = missing_json + _missing(collected, choice)
+        if not missing_json:
+            choice.config = _v1_config(v1[top], [v1[i] for i in chain])
+            choice.platform = _platform_of(choice.config)
+        candidates.append(choice)
+    return candidates
+
+
+def _v1_config(top: dict[str, Any], chain: list[dict[str, Any]]) -> dict[str, Any]:
+    """An image config from v1 image JSON, as ``docker load`` makes one (one step a layer)."""
+    config = {key: value for key, value in top.items() if key not in _V1_CONFIG_KEYS}
+    config["history"] = [{
+        "created": str(item.get("created") or ""),
+        "created_by": " ".join(str(c) for c in (item.get("container_config") or {})
+                               .get("Cmd") or []),
+        "author": str(item.get("author") or ""),
+        "comment": str(item.get("comment") or ""),
+    } for item in chain]
+    config["rootfs"] = {"type": "layers", "diff_ids": []}
+    return config
+
+
+def _missing(collected: Collected, choice: _Choice) -> list[str]:
+    """Blobs the choice needs that the archive does not hold (in a readable form)."""
+    config_ok = choice.config_path in collected.documents or choice.config is not None
+    missing = [] if config_ok else [choice.config_path or "(no config named)"]
+    return missing + [path for path in choice.layer_paths if path not in collected.layers]
+
+
+# --- choosing one -----------------------------------------------------------------------------
+
+def _select(candidates: list[_Choice], *, platform: str | None, tag: str | None) -> _Choice:
+    if tag:
+        named = [c for c in candidates if any(_same_reference(tag, t) for t in c.repo_tags)
+                 or _same_id(tag, c.image_id)]
+        if not named:
+            known = sorted({t for c in candidates for t in c.repo_tags})
+            raise CourseError(f"The archive holds no image tagged {tag!r}.",
+                              hint=f"It holds: {', '.join(known) or 'untagged images only'}.")
+        candidates = named
+    complete = [c for c in candidates if not c.missing]
+    if not complete:
+        return candidates[0]  # _require_present explains what is missing
+    if platform:
+        for candidate in complete:
+            if _platform_matches(candidate.platform, platform):
+                return candidate
+        available = ", ".join(c.platform or "unknown" for c in complete)
+        raise CourseError(f"The archive has no complete image for platform {platform}.",
+                          hint=f"Platforms present: {available}.")
+    first_group = complete[0].group
+    variants = [c for c in complete if c.group == first_group]
+    for wanted in (_host_platform(), "linux/amd64"):
+        for candidate in variants:
+            if _platform_matches(candidate.platform, wanted):
+                return candidate
+    return variants[0]
+
+
+def _group_name(candidates: list[_Choice], group: Any) -> str:
+    members = [c for c in candidates if c.group == group]
+    for member in members:
+        if member.repo_tags:
+            return member.repo_tags[0]
+    return next((m.name for m in members if m.image_id), "(untagged image)")
+
+
+def _same_reference(wanted: str, tag: str) -> bool:
+    """``python`` = ``python:latest`` = ``docker.io/library/python:latest``."""
+    return _full_reference(wanted) == _full_reference(tag)
+
+
+def _full_reference(name: str) -> str:
+    name = _short_reference(name.strip())
+    last = name.rpartition("/")[2]
+    return name if ":" in last or "@" in last else f"{name}:latest"
+
+
+def _same_id(wanted: str, image_id: str) -> bool:
+    hex_id = image_id.removeprefix("sha256:")
+    wanted = wanted.removeprefix("sha256:")
+    return len(wanted) >= 12 and bool(hex_id) and hex_id.startswith(wanted)
 
 
 def _names_from_annotations(annotations: dict[str, str]) -> list[str]:
@@ -192,6 +334,11 @@ def _short_reference(name: str) -> str:
         if name.startswith(prefix):
             return name[len(prefix):]
     return name
+
+
+def _hex_of(path: str) -> str:
+    """The digest hex a config path carries (``<hex>.json``, ``sha256:<hex>``, blobs/…)."""
+    return posixpath.basename(path).removesuffix(".json").removeprefix("sha256:")
 
 
 def _platform_string(plat: dict[str, Any]) -> str:
@@ -215,20 +362,32 @@ def _platform_matches(candidate: str, wanted: str) -> bool:
     return candidate == wanted or candidate.startswith(wanted + "/")
 
 
+# --- checks -----------------------------------------------------------------------------------
+
 def _require_present(collected: Collected, choice: _Choice) -> None:
     """Explain, in one message, why the chosen image cannot be read completely."""
     broken = [p for p in choice.missing if p in collected.unreadable]
     if broken:
         path = broken[0]
-        raise CourseError(f"The image cannot be read: {collected.unreadable[path]}.",
-                          hint=SAVE_HINT)
+        message = collected.unreadable[path]
+        if not message.startswith(("layer ", "the ")):  # say what the member was needed as
+            role = "layer" if path in choice.layer_paths else "the image config"
+            message = f"{role} {message}"
+        raise CourseError(f"The image cannot be read: {message}.",
+                          hint=collected.hints.get(path, SAVE_HINT))
     if choice.missing:
         what = ", ".join(choice.missing[:3]) + (" …" if len(choice.missing) > 3 else "")
-        where = f" for platform {choice.platform}" if choice.platform else ""
-        raise CourseError(f"The archive is incomplete{where}: {what} missing.",
-                          hint="A multi-platform image saved from the containerd store only "
-                               "holds the platforms that were pulled. " + SAVE_HINT)
-    if not isinstance(collected.documents.get(choice.config_path), dict):
+        if choice.multi_platform:
+            where = f" for platform {choice.platform}" if choice.platform else ""
+            raise CourseError(f"The archive is incomplete{where}: {what} missing.",
+                              hint="A multi-platform image saved from the containerd store "
+                                   "only holds the platforms that were pulled. " + SAVE_HINT)
+        raise CourseError(f"The archive is incomplete: {what} missing ({choice.source} names "
+                          "it, the archive does not hold it).",
+                          hint="The archive was probably cut short or edited. " + SAVE_HINT)
+    config = choice.config if choice.config is not None else \
+        collected.documents.get(choice.config_path)
+    if not isinstance(config, dict):
         raise CourseError(f"The image config {choice.config_path} is not a JSON object.",
                           hint=SAVE_HINT)
 
@@ -268,4 +427,3 @@ def _verify_diff_id(index: int, diff_id: str, content: LayerContent) -> None:
             f"Layer {index} ({content.blob}) decompresses to content whose digest {computed} "
             f"does not match the diff_id {diff_id} in the image config: the blob is damaged.",
             hint=SAVE_HINT)
-

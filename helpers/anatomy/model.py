@@ -24,13 +24,17 @@ __all__ = [
 class FileRecord(NamedTuple):
     """One path in one layer: enough to compute waste and duplicates, never the content.
 
-    ``digest`` is a SHA-1 of the content of non-empty regular files, used only to group files
-    whose sizes are equal (content identity, not security).
+    ``size`` is in bytes (a sparse file's real size). ``digest`` is a SHA-1 of the content of
+    non-empty regular files, used only to group files whose sizes are equal (content identity,
+    not security). ``inode`` numbers the stored contents of one layer (1, 2, …): a hard link
+    (kind ``HARDLINK``) carries the size, digest and inode of the file it links to, so two names
+    of one content are told apart from two copies. 0 means "no stored content of its own".
     """
 
     kind: int
     size: int
     digest: bytes | None
+    inode: int = 0
 
 
 class SecretHit(NamedTuple):
@@ -54,6 +58,7 @@ class LayerContent:
     whiteouts: list[str] = field(default_factory=list)  # paths removed from lower layers
     opaque_dirs: list[str] = field(default_factory=list)  # directories reset by .wh..wh..opq
     superseded: list[tuple[str, int]] = field(default_factory=list)  # same path twice in one tar
+    lower_links: dict[str, str] = field(default_factory=dict)  # hard link -> lower-layer target
     files: dict[str, bytes] = field(default_factory=dict)  # contents the caller asked to keep
     secret_hits: list[SecretHit] = field(default_factory=list)
     size_bytes: int = 0
@@ -115,8 +120,10 @@ class ImageArchive:
     config: dict[str, Any]
     repo_tags: list[str] = field(default_factory=list)
     image_id: str = ""  # sha256:<digest of the config blob>
-    layout: str = ""  # "docker" (manifest.json) or "oci" (index.json)
+    layout: str = ""  # "docker" (manifest.json), "oci" (index.json) or "docker-v1"
     platform: str = ""  # os/architecture[/variant]
+    images: list[str] = field(default_factory=list)  # every image the archive holds, by name
+    notes: list[str] = field(default_factory=list)  # sentences worth showing with the result
 
     @property
     def name(self) -> str:
@@ -246,6 +253,7 @@ class ImageAnatomy:
     user: str = ""
     wasted_files_total: int = -1  # how many wasted files there are (-1: the list is complete)
     duplicate_groups_total: int = -1  # how many duplicate groups there are (same convention)
+    notes: list[str] = field(default_factory=list)  # e.g. "the archive holds 3 images"
 
     def top_wasted(self, n: int = 10) -> list[WastedFile]:
         return self.wasted_files[:n]

@@ -20,6 +20,7 @@ import json
 import sys
 from pathlib import Path
 
+from ..anatomy.cli import emit
 from ..cli import command
 from ..errors import CourseError
 
@@ -43,6 +44,9 @@ def _scan_arguments(parser: argparse.ArgumentParser) -> None:
     _common(parser)
     parser.add_argument("--sbom", type=Path, metavar="FILE",
                         help="also write the image's packages as a CycloneDX SBOM (JSON)")
+    from ..anatomy.cli import choice_arguments
+
+    choice_arguments(parser)
 
 
 def _report_arguments(parser: argparse.ArgumentParser) -> None:
@@ -59,19 +63,24 @@ def _one_line(error: CourseError) -> CourseError:
     return CourseError(f"{error.message} ({detail})", hint=error.hint)
 
 
-def scan_target(target: str):
-    """Scan what ``target`` names: ``-``, an archive file, or an image on the engine."""
+def scan_target(target: str, *, image: str | None = None, platform: str | None = None):
+    """Scan what ``target`` names: ``-``, an archive file, or an image on the engine.
+
+    ``image`` and ``platform`` choose within an archive holding several images or platforms.
+    Returns a :class:`~helpers.scan.model.ScanResult`; raises :class:`CourseError` for a
+    missing, unreadable or malformed archive.
+    """
     from .scanner import scan_source
 
     if target == "-":
         return scan_source(iter(lambda: sys.stdin.buffer.read(1 << 20), b""),
-                           target="standard input")
+                           target="standard input", tag=image, platform=platform)
     path = Path(target)
     if path.is_dir():
         raise CourseError(f"{target} is a folder, not an image archive.",
                           hint="Pass the archive written by `docker save IMAGE -o image.tar`.")
     if path.is_file():
-        result = scan_source(path)
+        result = scan_source(path, tag=image, platform=platform)
         if result.target == "image":
             result.target = path.name
         return result
@@ -89,11 +98,11 @@ def _emit(result, args: argparse.Namespace) -> int:
     from .text import render
 
     if args.json:
-        print(json.dumps(result.to_json(), indent=2, ensure_ascii=False))
+        emit(json.dumps(result.to_json(), indent=2, ensure_ascii=False))
         for note in result.notes:
-            print(f"note: {note}", file=sys.stderr)
+            emit(f"note: {note}", stream=sys.stderr)
     else:
-        print(render(result))
+        emit(render(result))
     if args.fail_on:
         limit = severity_rank(args.fail_on)
         if any(severity_rank(f.severity) <= limit for f in result.findings):
@@ -105,7 +114,7 @@ def _emit(result, args: argparse.Namespace) -> int:
                  "offline)", _scan_arguments)
 def _scan(args: argparse.Namespace) -> int:
     try:
-        result = scan_target(args.target)
+        result = scan_target(args.target, image=args.image, platform=args.platform)
         if args.sbom:
             from .sbom import write_sbom
 

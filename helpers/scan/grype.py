@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from . import ecosystems
+from . import ecosystems, sarif
 from .model import Finding, ScanResult
 
 SOURCE = "grype"
@@ -61,6 +61,8 @@ def parse_grype_sarif(data: dict[str, Any], *, name: str = "") -> ScanResult:
         rules = {rule.get("id"): rule
                  for rule in run.get("tool", {}).get("driver", {}).get("rules") or []}
         for result in run.get("results") or []:
+            if not sarif.is_problem(result):
+                continue
             rule = rules.get(result.get("ruleId"), {})
             help_text = (rule.get("help") or {}).get("text", "")
             fields: dict[str, str] = {}

@@ -1,18 +1,25 @@
 """What is installed in an image, read from the image's own package databases, layer by layer.
 
 Sources: the dpkg status file (``var/lib/dpkg/status``) and distroless's one-file-per-package
-``var/lib/dpkg/status.d/*``, Alpine's ``lib/apk/db/installed``, and Python's
-``*.dist-info/METADATA`` / ``*.egg-info/PKG-INFO``. ``etc/os-release`` says which distribution
-release the OS packages belong to, because OS advisories are filed per release (``Debian:12``).
+``var/lib/dpkg/status.d/*``, Alpine's ``lib/apk/db/installed``, and Python's package metadata in
+every place installers leave it: ``*.dist-info/METADATA`` (wheels), ``*.egg-info/PKG-INFO`` and
+``*.egg-info/METADATA`` (setuptools; the AWS CLI bundle ships the latter), ``*.egg-info`` as a
+single file (distutils, Debian's ``python3-*`` packages) and ``*.egg/EGG-INFO/PKG-INFO``
+(easy_install eggs). ``etc/os-release`` says which distribution release the OS packages belong
+to, because OS advisories are filed per release (``Debian:12``).
 
 Input contract (the archive reader): ``archive.layers`` in order, each with ``index``,
-``diff_id``, ``created_by``, ``files`` (path -> bytes of the kept files added or changed in that
-layer, no leading ``/``) and ``deleted`` (paths whited out in that layer; an opaque whiteout of
-directory ``D`` appears as ``"D/"``). Call the reader with ``keep=wants`` so it keeps only the
-files this module reads.
+``diff_id``, ``created_by`` and either the reader's ``content`` (every entry, whiteouts, opaque
+whiteouts, hard links) or, for test doubles, ``files`` (path -> bytes) and ``deleted`` (paths
+whited out; an opaque whiteout of directory ``D`` appears as ``"D/"``). ``files`` holds the
+kept files added or changed in that layer; call the reader with ``keep=wants`` so it keeps only
+the files this module reads.
 
-Each package is credited to the layer that *added* it: the first layer from which that
-package@version stays visible to the end. A package removed by a later layer is not listed.
+Which files are visible comes from :class:`~helpers.anatomy.filesystem.FinalFilesystem`, the
+same model the layer analysis uses: whiteouts, opaque whiteouts, a directory replaced by a file
+or symlink, hard links. Each package is credited to the layer that *added* it: the first layer
+from which that package@version stays visible to the end. A package removed by a later layer is
+not listed.
 """
 
 from __future__ import annotations
@@ -29,6 +36,8 @@ from debian.deb822 import Deb822
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
+from ..anatomy.filesystem import FinalFilesystem
+from ..anatomy.layerscan import normalise
 from . import ecosystems
 from .model import Package
 
@@ -81,10 +90,10 @@ def wants(path: str) -> bool:
         rest = path[len(DPKG_STATUS_DIR):]
         return bool(rest) and "/" not in rest and not rest.endswith(".md5sums")
     parent, base = posixpath.split(path)
-    if base == "METADATA" and parent.endswith(".dist-info"):
-        return True
-    if base == "PKG-INFO" and parent.endswith(".egg-info"):
-        return True
+    if base == "METADATA":
+        return parent.endswith((".dist-info", ".egg-info"))
+    if base == "PKG-INFO":
+        return parent.endswith(".egg-info") or parent.endswith(".egg/EGG-INFO")
     # distutils-era single-file metadata, e.g. Debian's python3-* packages
     return base.endswith(".egg-info") and ("-packages/" in path)
 
@@ -225,12 +234,25 @@ def _requirements(lines: Iterable[str]) -> tuple[str, ...]:
 
 
 def _name_version_from_dir(location: str) -> tuple[str, str]:
-    """``flask-2.0.1.dist-info/METADATA`` -> (flask, 2.0.1): a fallback for bare metadata."""
-    folder = posixpath.basename(posixpath.dirname(location)) or posixpath.basename(location)
-    stem = re.sub(r"\.(dist|egg)-info$", "", folder)
+    """``flask-2.0.1.dist-info/METADATA`` -> (flask, 2.0.1): a fallback for bare metadata.
+
+    Also ``six-1.16.0.egg-info`` (a single file) and ``foo-1.0-py3.8.egg/EGG-INFO/PKG-INFO``.
+    """
+    folder = _metadata_folder(location)
+    stem = re.sub(r"\.(dist-info|egg-info|egg)$", "", folder)
     name, _, rest = stem.partition("-")
     version = rest.split("-")[0]
     return name, version
+
+
+def _metadata_folder(location: str) -> str:
+    """The ``*.dist-info`` / ``*.egg-info`` / ``*.egg`` name that identifies the package."""
+    parent, base = posixpath.split(location)
+    if base.endswith(".egg-info"):
+        return base  # single-file metadata
+    if posixpath.basename(parent) == "EGG-INFO":
+        parent = posixpath.dirname(parent)
+    return posixpath.basename(parent)
 
 
 def parse_file(path: str, data: bytes, os_release: OsRelease) -> list[Package]:
@@ -251,9 +273,18 @@ def _package_key(package: Package) -> tuple[str, ...]:
     Python packages: also the folder they sit in, so a copy in a virtualenv is its own package.
     """
     if package.type == "python":
-        site = posixpath.dirname(posixpath.dirname(package.location))
-        return (package.type, site, package.name.lower(), package.version)
+        return (package.type, _site_of(package.location), canonicalize_name(package.name),
+                package.version)
     return (package.type, package.name, package.version)
+
+
+def _site_of(location: str) -> str:
+    """The folder a Python package's metadata sits in (site-packages, a bundle's dist/…)."""
+    if location.endswith("/EGG-INFO/PKG-INFO"):
+        return posixpath.dirname(location.removesuffix("/EGG-INFO/PKG-INFO"))
+    if location.endswith(".egg-info"):
+        return posixpath.dirname(location)  # single-file metadata
+    return posixpath.dirname(posixpath.dirname(location))
 
 
 @dataclass
@@ -278,18 +309,6 @@ class Inventory:
         return pd.DataFrame(rows, columns=columns)
 
 
-def _apply_deletions(visible: dict[str, tuple[bytes, int]], deleted: Iterable[str]) -> None:
-    for raw in deleted:
-        path = _clean(raw)
-        if path.endswith("/") or not path:  # opaque whiteout: everything below goes
-            prefix = path
-            doomed = [p for p in visible if p.startswith(prefix)]
-        else:  # a file, or a whole directory whited out
-            doomed = [p for p in visible if p == path or p.startswith(path + "/")]
-        for p in doomed:
-            del visible[p]
-
-
 def _visible_os_release(visible: dict[str, tuple[bytes, int]]) -> OsRelease:
     for path in OS_RELEASE_PATHS:
         if path in visible:
@@ -305,17 +324,32 @@ def _iter_layers(archive: Any) -> Iterator[Any]:
 
 
 def inventory(archive: Any) -> Inventory:
-    """Every package visible in the final image, credited to the layer that added it."""
-    visible: dict[str, tuple[bytes, int]] = {}
+    """Every package visible in the final image, credited to the layer that added it.
+
+    ``archive`` has ``layers`` (see the module's input contract). Raises
+    :class:`~helpers.errors.CourseError` when the layers cannot be stacked (a hard link to a
+    file that no layer holds).
+    """
+    filesystem = FinalFilesystem()
+    kept_by_layer: dict[int, dict[str, bytes]] = {}
+    kept_paths: dict[str, None] = {}  # every kept path seen so far, in order
     cache: dict[tuple[str, int, OsRelease], list[Package]] = {}
     credited: dict[tuple[str, ...], Package] = {}
     os_release = OsRelease()
     for layer in _iter_layers(archive):
-        _apply_deletions(visible, getattr(layer, "deleted", ()) or ())
+        filesystem.apply(layer)
+        kept = {}
         for raw_path, content in (getattr(layer, "files", {}) or {}).items():
-            path = _clean(raw_path)
+            path = normalise(raw_path)
             if wants(path):
-                visible[path] = (content, layer.index)
+                kept[path] = content
+                kept_paths[path] = None
+        kept_by_layer[int(layer.index)] = kept
+        visible: dict[str, tuple[bytes, int]] = {}
+        for path in kept_paths:
+            written_in = filesystem.layer_of(path)
+            if written_in is not None and path in kept_by_layer.get(written_in, {}):
+                visible[path] = (kept_by_layer[written_in][path], written_in)
         os_release = _visible_os_release(visible)
         now: dict[tuple[str, ...], Package] = {}
         for path in sorted(visible):

@@ -67,16 +67,15 @@ def load_document(path: str | Path) -> dict[str, Any]:
         raise ReportError(f"{path} is a folder, not a report file.",
                           hint="Pass the report file inside it.")
     raw = path.read_bytes()
-    if not raw.strip():
+    text = _decode(raw, path.name)
+    if not text.strip():
         raise ReportError(f"The report {path.name} is empty.",
                           hint="The scanner probably failed before writing; run it again and "
                                "check its output.")
     try:
-        data = json.loads(raw.decode("utf-8-sig"))
-    except UnicodeDecodeError as error:
-        raise ReportError(f"The report {path.name} is not text (not UTF-8 JSON).",
-                          hint=f"Expected one of: {_KNOWN}.", log_tail=str(error)) from None
+        data = json.loads(text)
     except json.JSONDecodeError as error:
+        _explain_leading_text(text, path.name)
         raise ReportError(
             f"The report {path.name} is not valid JSON (line {error.lineno}, column "
             f"{error.colno}): it may be cut short or not a JSON report at all.",
@@ -93,6 +92,63 @@ def load_document(path: str | Path) -> dict[str, Any]:
     return data
 
 
+#: Magic numbers of files people mistake for a report, and what to do with them.
+_BINARY_KINDS = ((b"\x1f\x8b", "a gzip file", "decompress it first (gunzip)"),
+                 (b"PK\x03\x04", "a zip file", "unzip it first"),
+                 (b"\x28\xb5\x2f\xfd", "a zstd file", "decompress it first (zstd -d)"),
+                 (b"%PDF", "a PDF document", "give the JSON or SARIF file instead"),
+                 (b"\x89PNG", "a PNG image", "give the JSON or SARIF file instead"))
+_WRITE_AGAIN = ("Write the report to a file with the scanner's own option, e.g. "
+                "`grype IMAGE -o json --file report.json`, "
+                "`trivy image --format json --output report.json IMAGE` or "
+                "`docker scout cves --format sarif --output report.sarif IMAGE`.")
+
+
+def _decode(raw: bytes, name: str) -> str:
+    """The report's text: UTF-8 (with or without a byte-order mark), UTF-16 or UTF-32.
+
+    Windows PowerShell 5.1 writes ``tool > report.json`` as UTF-16LE with a byte-order mark,
+    and RFC 8259 allows the UTF-16/32 forms of JSON too, so they are read, not refused. Raises
+    :class:`ReportError` for bytes that are not text in any of these encodings.
+    """
+    encoding = json.detect_encoding(raw)
+    try:
+        text = raw.decode(encoding)
+    except UnicodeDecodeError as error:
+        text = None
+        detail = (f"byte 0x{raw[error.start]:02x} at offset {error.start} is not valid "
+                  f"{encoding.removesuffix('-sig').upper()}")
+    else:
+        text = text.removeprefix("\ufeff")
+        detail = f"it decodes as {encoding.upper()} but does not start like JSON"
+        if encoding.startswith("utf-8") or text.lstrip()[:1] in ("{", "[", ""):
+            return text
+    for magic, kind, what_to_do in _BINARY_KINDS:
+        if raw.startswith(magic):
+            raise ReportError(f"The report {name} is not text: it is {kind}.",
+                              hint=f"{what_to_do.capitalize()}, then read the report inside.")
+    raise ReportError(f"The report {name} is not text ({detail}).",
+                      hint="A report is a JSON or SARIF text file in UTF-8 (UTF-16 from "
+                           "PowerShell is read too). " + _WRITE_AGAIN)
+
+
+def _explain_leading_text(text: str, name: str) -> None:
+    """Log lines saved in front of the JSON (``tool ... > file 2>&1``): say so, by name."""
+    if text.lstrip()[:1] in ("{", "["):
+        return  # it starts as JSON: broken further on, not preceded by a log
+    lines = text.splitlines()
+    start = next((i for i, line in enumerate(lines) if line.lstrip().startswith(("{", "["))),
+                 None)
+    if not start:
+        return
+    first = lines[0].strip()[:60]
+    raise ReportError(
+        f"The report {name} starts with {start} line{'s' if start > 1 else ''} of other text "
+        f"before the JSON (the first: {first!r}): the scanner's log was saved into the file.",
+        hint="Save only the report: redirect standard output alone, or better, use the "
+             "scanner's output-file option. " + _WRITE_AGAIN)
+
+
 def detect_format(data: dict[str, Any]) -> str:
     """The format name of a decoded report (a key of :data:`PARSERS`), or ``""``."""
     if isinstance(data.get("runs"), list) and ("version" in data or "$schema" in data):
@@ -103,7 +159,7 @@ def detect_format(data: dict[str, Any]) -> str:
                          for run in runs).lower()
         if "trivy" in names:
             return "trivy-sarif"
-        if "grype" in names:
+        if "grype" in names or "anchore" in names:  # older Grype: "Anchore Container …"
             return "grype-sarif"
         return "sarif-unknown"
     if "SchemaVersion" in data and "Results" in data:

@@ -66,19 +66,23 @@ def scan_archive(archive: Any, *, target: str | None = None,
     tags = list(getattr(archive, "repo_tags", None) or [])
     name = target or str(getattr(archive, "name", "") or getattr(archive, "tag", "")
                          or (tags[0] if tags else "") or "image")
-    return scan_packages(found.packages, target=name, snapshot=snapshot)
+    result = scan_packages(found.packages, target=name, snapshot=snapshot)
+    result.notes = [*(getattr(archive, "notes", None) or []), *result.notes]
+    return result
 
 
 def scan_source(source: Any, *, target: str | None = None,
-                snapshot: AdvisoryIndex | str | Path | None = None) -> ScanResult:
+                snapshot: AdvisoryIndex | str | Path | None = None, tag: str | None = None,
+                platform: str | None = None) -> ScanResult:
     """Scan a ``docker save`` archive given as a path, bytes, a file object or byte chunks
     (``images.export_stream(reference)``): read once as a stream, keeping only the files the
     inventory reads, so nothing is unpacked to disk.
 
-    A damaged, truncated or non-image archive is a :class:`~helpers.errors.CourseError` from
+    ``tag`` and ``platform`` choose within an archive holding several images or platforms. A
+    damaged, truncated or non-image archive is a :class:`~helpers.errors.CourseError` from
     the archive reader; an image without package databases a result that says so.
     """
     from ..anatomy.archive import read_image
 
-    archive = read_image(source, keep=wants)
+    archive = read_image(source, keep=wants, tag=tag, platform=platform)
     return scan_archive(archive, target=target, snapshot=snapshot)

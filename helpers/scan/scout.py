@@ -44,14 +44,22 @@ def _purls(properties: dict[str, Any]) -> list[str]:
 
 
 def _severity(properties: dict[str, Any]) -> str:
-    severity = normalize_severity(properties.get("cvssV3_severity"))
-    if severity != "UNKNOWN":
-        return severity
-    tags = [normalize_severity(tag) for tag in properties.get("tags") or []]
-    known = [tag for tag in tags if tag != "UNKNOWN"]
-    if known:
-        return known[0]
+    """Scout's own rating when it gives one, UNSPECIFIED (-> UNKNOWN) included.
+
+    Scout's summary counts an UNSPECIFIED vulnerability as unspecified even when the rule also
+    carries a numeric ``security-severity``, so the number is only used when no rating word
+    is there at all (neither ``cvssV3_severity`` nor a severity tag).
+    """
+    stated = str(properties.get("cvssV3_severity") or "").strip()
+    if stated:
+        return normalize_severity(stated)
+    for tag in properties.get("tags") or []:
+        if str(tag).strip().upper() in _SEVERITY_WORDS:
+            return normalize_severity(tag)
     return severity_from_score(properties.get("security-severity"))
+
+
+_SEVERITY_WORDS = frozenset({"CRITICAL", "HIGH", "MEDIUM", "LOW", "UNSPECIFIED", "UNKNOWN"})
 
 
 def parse_scout_sarif(data: dict[str, Any], *, name: str = "") -> ScanResult:
@@ -61,6 +69,8 @@ def parse_scout_sarif(data: dict[str, Any], *, name: str = "") -> ScanResult:
     for run in data.get("runs") or []:
         rules = run.get("tool", {}).get("driver", {}).get("rules") or []
         for result in run.get("results") or []:
+            if not sarif.is_problem(result):
+                continue
             rule = sarif.rule_for(result, rules)
             properties = dict(rule.get("properties") or {})
             properties.update(result.get("properties") or {})

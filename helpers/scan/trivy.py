@@ -54,16 +54,45 @@ def _message_fields(text: str) -> dict[str, str]:
     return fields
 
 
+#: Trivy's SARIF rule names and first tags for results that are not vulnerabilities.
+_NOT_VULNERABILITIES = frozenset({"misconfiguration", "secret", "license"})
+
+
+def _is_vulnerability(rule: dict[str, Any], fields: dict[str, str]) -> bool:
+    """Trivy puts misconfigurations, secrets and licenses in the same SARIF run.
+
+    Its rules say which is which: ``name`` (``OsPackageVulnerability``,
+    ``LanguageSpecificPackageVulnerability``, ``Misconfiguration``, ``Secret``, ``License``) and
+    the first tag (``vulnerability``, ``misconfiguration``, ``secret``, ``license``). A rule
+    with neither counts when its result names a package, as only vulnerabilities do.
+    """
+    tags = sarif.rule_tags(rule)
+    kind = str(rule.get("name") or "").lower()
+    if kind in _NOT_VULNERABILITIES or (tags and tags[0] in _NOT_VULNERABILITIES):
+        return False
+    if kind.endswith("vulnerability") or "vulnerability" in tags:
+        return True
+    return bool(fields.get("package"))
+
+
 def parse_trivy_sarif(data: dict[str, Any], *, name: str = "") -> ScanResult:
-    """Rows from ``trivy image --format sarif``: one per SARIF result."""
+    """Rows from ``trivy image --format sarif``: one per vulnerability result.
+
+    Results for misconfigurations, secrets and licenses (same run, other rules) are left out,
+    so the counts per severity are those of Trivy's vulnerability table.
+    """
     findings: list[Finding] = []
     target = name
     for run in data.get("runs") or []:
         rules = run.get("tool", {}).get("driver", {}).get("rules") or []
         target = str((run.get("properties") or {}).get("imageName") or target)
         for result in run.get("results") or []:
+            if not sarif.is_problem(result):
+                continue
             rule = sarif.rule_for(result, rules)
             fields = _message_fields(result.get("message", {}).get("text", ""))
+            if not _is_vulnerability(rule, fields):
+                continue
             tags = (rule.get("properties") or {}).get("tags") or []
             severity = fields.get("severity") or (tags[-1] if tags else "")
             if rule.get("name") == "OsPackageVulnerability":

@@ -26,7 +26,7 @@ from anatomy_builders import (
 )
 
 from helpers.anatomy import read_image
-from helpers.anatomy.model import REGULAR
+from helpers.anatomy.model import HARDLINK, REGULAR, SYMLINK
 
 SHAPES = {
     "legacy, layers before manifest (Engine 20.10)":
@@ -107,13 +107,15 @@ def test_scanner_contract_files_and_deletions() -> None:
     assert isinstance(archive.config, dict) and isinstance(archive.repo_tags, list)
 
 
-def test_hardlinks_and_symlinks_cost_nothing_and_are_not_regular_files() -> None:
+def test_a_hard_link_names_its_targets_content_and_stores_nothing() -> None:
     archive = read_image(legacy_archive(demo_image()))
     base = archive.layers[0]
-    assert base.entries["usr/lib/tool-link"].kind != REGULAR
-    assert base.entries["usr/lib/tool-link"].size == 0
-    assert base.entries["usr/bin/tool-alias"].kind != REGULAR
-    assert base.entries["usr/bin/tool"].size == len(TOOL)
+    tool, link = base.entries["usr/bin/tool"], base.entries["usr/lib/tool-link"]
+    assert (tool.kind, tool.size) == (REGULAR, len(TOOL))
+    assert (link.kind, link.size, link.digest, link.inode) == (
+        HARDLINK, len(TOOL), tool.digest, tool.inode)  # one content, two names
+    assert base.entries["usr/bin/tool-alias"].kind == SYMLINK
+    assert base.size_bytes == sum(r.size for r in base.entries.values() if r.kind == REGULAR)
 
 
 @pytest.mark.parametrize("chunk", [1, 7, 511, 513, 4096])
