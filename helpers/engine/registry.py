@@ -2,17 +2,28 @@
 
 The one place the course talks to a registry: through the engine for ``docker login``, ``push``
 and ``pull`` (the docker SDK), and to the registry's HTTP API for the catalog, tags and
-manifests (``requests``). Passwords stay in this process: they never appear in a returned
-value, a journal line, or the user's ``~/.docker/config.json``.
+manifests (``urllib3``, so that each ``Accept`` value goes out as its own header line, exactly
+as the ``curl -H …`` line the journal shows). Passwords stay in this process: they never appear
+in a returned value, a journal line, or the user's ``~/.docker/config.json``.
+
+What a tag points at depends on the engine's image store (Engine 28, checked against the Docker
+docs "containerd image store" and BuildKit's "attestation storage"): the classic store
+(overlay2) pushes one Docker v2 manifest; the containerd image store (the default of fresh
+Engine 29 and Docker Desktop installs) pushes the image as built, an OCI image index whose
+entries are the platform manifest and, because BuildKit adds a provenance attestation by
+default, an attestation manifest with platform ``unknown/unknown``. The pure functions below
+(media types, Accept headers, index entries, platform choice, curl lines) handle both.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import os
 import re
 import secrets
+import shlex
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +31,8 @@ from pathlib import Path
 import docker
 import docker.errors
 import requests
+import urllib3
+import urllib3.exceptions
 
 from .. import journal, labels, ports, settings
 from ..display import FactsView
@@ -39,10 +52,24 @@ HUB_ADDRESS = "docker.io"
 HUB_API = "https://registry-1.docker.io"
 HUB_LOGIN_SERVER = "https://index.docker.io/v1/"
 
-MANIFEST_V2 = "application/vnd.docker.distribution.manifest.v2+json"
-MANIFEST_TYPES = (MANIFEST_V2, "application/vnd.oci.image.manifest.v1+json",
-                  "application/vnd.docker.distribution.manifest.list.v2+json",
-                  "application/vnd.oci.image.index.v1+json")
+# Manifest media types (OCI image-spec media-types.md; Docker's "Image Manifest V2, Schema 2").
+OCI_INDEX = "application/vnd.oci.image.index.v1+json"
+OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+DOCKER_MANIFEST_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
+DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
+MANIFEST_V2 = DOCKER_MANIFEST  # the name older course code used
+# What a client that can read every current image must accept, indexes first (the order is
+# only a preference; a registry answers with the one format the stored manifest has).
+MANIFEST_TYPES = (OCI_INDEX, OCI_MANIFEST, DOCKER_MANIFEST_LIST, DOCKER_MANIFEST)
+INDEX_TYPES = frozenset({OCI_INDEX, DOCKER_MANIFEST_LIST})
+MEDIA_TYPE_NAMES = {OCI_INDEX: "OCI image index", OCI_MANIFEST: "OCI image manifest",
+                    DOCKER_MANIFEST_LIST: "Docker manifest list",
+                    DOCKER_MANIFEST: "Docker v2 manifest (schema 2)"}
+# BuildKit's attestation manifests (docs: "Image attestation storage")
+REFERENCE_TYPE = "vnd.docker.reference.type"
+REFERENCE_DIGEST = "vnd.docker.reference.digest"
+ATTESTATION_MANIFEST = "attestation-manifest"
+PREDICATE_TYPE = "in-toto.io/predicate-type"
 
 # The registry image's own htpasswd (apache2-utils; the course stand-in has it) writes the file.
 HTPASSWD_COMMAND = ["sh", "-c", f'htpasswd -Bbc -C {BCRYPT_COST} {HTPASSWD_FILE} '
@@ -370,11 +397,20 @@ def _first_line(text: str) -> str:
 
 @dataclass
 class LayerEvent:
-    """One layer's last status in a push or pull stream."""
+    """One blob's statuses in a push or pull stream.
 
-    id: str  # short layer id as the engine prints it (diff id for pushes)
+    ``id`` is the 12 hex digits the engine prints: for a push on the classic store the layer's
+    diff id (uncompressed digest); otherwise (pulls, and the containerd store) the blob digest
+    (compressed, as in the manifest), where the containerd store also lists non-layer blobs
+    such as an attestation (Engine 28, both seen). ``status`` is the last decisive
+    status, ``history`` every distinct status in order (the containerd store reports a layer it
+    still had as ``Already exists`` and then ``Pull complete``).
+    """
+
+    id: str
     status: str
-    total_bytes: int = 0  # uncompressed bytes the engine reported, when it did
+    total_bytes: int = 0  # bytes the engine reported for the transfer, when it did
+    history: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -387,6 +423,7 @@ class TransferResult(FactsView):
     layers: list[LayerEvent] = field(default_factory=list)
     status: str = ""
     cli: str = ""
+    note: str = ""  # what the engine chose on its own (a manifest pushed instead of an index)
 
 
 def split_reference(reference: str) -> tuple[str, str]:
@@ -402,6 +439,27 @@ def _auth_for(endpoint: Endpoint) -> dict[str, str]:
     """What the engine sends: the logged-in credentials, or none at all (not even config.json)."""
     session = _SESSIONS.get(endpoint.address)
     return session.auth_config(endpoint.login_server) if session else {}
+
+
+PASSING_STATUSES = ("Pushing", "Downloading", "Extracting", "Waiting", "Pulling layer fs")
+# "1.0: digest: sha256:… size: 855": the containerd store's only report of the pushed digest
+PUSHED_DIGEST = re.compile(r"^(?P<tag>[^:\s]+): digest: (?P<digest>sha256:[0-9a-f]{64}) "
+                           r"size: (?P<size>\d+)$")
+
+
+def pushed_digest(aux: dict, statuses: list[str], tag: str) -> tuple[str, int]:
+    """The digest and size (bytes) of what a push put under ``tag``; ("", 0) when not reported.
+
+    The classic store sends an ``aux`` record ``{"Tag", "Digest", "Size"}``; the containerd
+    store (Engine 28) sends only the status line ``TAG: digest: sha256:… size: N``.
+    """
+    if aux.get("Digest"):
+        return str(aux["Digest"]), int(aux.get("Size") or 0)
+    for status in reversed(statuses):
+        found = PUSHED_DIGEST.match(status.strip())
+        if found and found["tag"] == tag:
+            return found["digest"], int(found["size"])
+    return "", 0
 
 
 def _fold(events, progress: Progress) -> tuple[dict[str, LayerEvent], list[str], dict, list[str]]:
@@ -427,8 +485,10 @@ def _fold(events, progress: Progress) -> tuple[dict[str, LayerEvent], list[str],
             total = (event.get("progressDetail") or {}).get("total")
             if total:
                 entry.total_bytes = max(entry.total_bytes, int(total))
-            if status not in ("Pushing", "Downloading", "Extracting", "Waiting"):
+            if status not in PASSING_STATUSES:
                 entry.status = status
+                if status not in entry.history:
+                    entry.history.append(status)
             progress.update(f"{layer_id}: {status}")
         elif status:
             statuses.append(status)
@@ -436,11 +496,15 @@ def _fold(events, progress: Progress) -> tuple[dict[str, LayerEvent], list[str],
 
 
 def push(local: str, target: str, endpoint: Endpoint, *, quiet: bool = False) -> TransferResult:
-    """``docker tag LOCAL TARGET`` then ``docker push TARGET``; per-layer statuses and digest.
+    """``docker tag LOCAL TARGET`` then ``docker push TARGET``; per-blob statuses and the digest.
 
-    A refused push removes the tag this call made, so nothing is left behind.
+    ``digest`` is the digest of what the tag now points at in the registry: a Docker v2
+    manifest (classic store) or an OCI image index (containerd store). Raises
+    :class:`PushFailed` (refused: no login, wrong password, no such registry; the message says
+    which, the hint what to do) and removes the tag this call made, so nothing is left behind.
     """
     images.require(local)
+    images.check_can_leave(local, endpoint.address)  # host CA certificates stay on this machine
     existed = images.inspect(target) is not None
     if target != local:
         images.tag(local, target)
@@ -451,42 +515,84 @@ def push(local: str, target: str, endpoint: Endpoint, *, quiet: bool = False) ->
         try:
             stream = client().api.push(repository, tag=tag, stream=True, decode=True,
                                        auth_config=_auth_for(endpoint))
-            layers, errors, aux, _ = _fold(stream, progress)
+            layers, errors, aux, statuses = _fold(stream, progress)
         except docker.errors.APIError as exc:
-            layers, errors, aux = {}, [str(exc.explanation or exc)], {}
+            layers, errors, aux, statuses = {}, [str(exc.explanation or exc)], {}, []
         seconds = time.monotonic() - started
-        if errors or not aux.get("Digest"):
+        digest, size = pushed_digest(aux, statuses, tag)
+        if errors or not digest:
             journal.record(cli, ok=False, seconds=seconds)
             if not existed and target != local:
                 with contextlib.suppress(docker.errors.APIError):
                     client().images.remove(target)
                 journal.record(f"docker rmi {target}")
             reason = errors[-1] if errors else "the engine reported no digest"
-            raise PushFailed(f"Pushing {target} failed: {_first_line(reason)}",
+            raise PushFailed(f"Pushing {target} failed: {refusal_reason(reason)}",
                              hint=_push_hint(reason, endpoint),
-                             log_tail="\n".join(f"{layer.id}: {layer.status}"
-                                                for layer in layers.values()))
+                             log_tail="\n".join([*(f"{layer.id}: {layer.status}"
+                                                   for layer in layers.values()),
+                                                 f"engine: {_first_line(reason)}"]))
     journal.record(cli, seconds=seconds)
-    return TransferResult(reference=target, digest=str(aux["Digest"]), seconds=round(seconds, 2),
-                          layers=list(layers.values()), status=f"pushed, {aux.get('Size')} "
-                          "byte manifest", cli=cli)
+    return TransferResult(reference=target, digest=digest, seconds=round(seconds, 2),
+                          layers=list(layers.values()), status=f"pushed, {size} byte manifest",
+                          cli=cli, note=substitution_note(aux))
+
+
+def substitution_note(aux: dict) -> str:
+    """The containerd store's ``manifestPushedInsteadOfIndex`` aux record, in words; or "".
+
+    Engine 28 (containerd store) pushes the whole index when it holds all of its content; an
+    image that came from a pull holds only this platform's manifest (no attestations), so the
+    engine pushes that manifest alone and says so in this record.
+    """
+    if not aux.get("manifestPushedInsteadOfIndex"):
+        return ""
+    original = str((aux.get("originalIndex") or {}).get("digest", ""))
+    selected = aux.get("selectedManifest") or {}
+    platform = platform_text(selected.get("platform")) if selected.get("platform") else \
+        "platform"
+    return (f"the engine holds only part of the image index {original[:19]}… (a pull keeps "
+            f"one platform and no attestations), so it pushed the {platform} manifest "
+            f"{str(selected.get('digest', ''))[:19]}… instead: the tag now has that digest")
+
+
+def refusal_reason(reason: str) -> str:
+    """The engine's push/pull error in a few plain words, keeping the registry's own phrase.
+
+    Engine 28 says ``no basic auth credentials`` when nothing was sent (both stores); a wrong
+    password shows as ``401 Unauthorized`` inside a long line (containerd store:
+    ``unexpected status from HEAD request to …/blobs/…: 401 Unauthorized``).
+    """
+    lowered = reason.lower()
+    if "no basic auth credentials" in lowered:
+        return "the registry wants a login and none was sent (no basic auth credentials)"
+    if "401" in lowered or "unauthorized" in lowered:
+        return "the registry did not accept the credentials (401 Unauthorized)"
+    if "denied" in lowered or "403" in lowered:
+        return f"access denied: {_first_line(reason)}"
+    return _first_line(reason)
 
 
 def _push_hint(reason: str, endpoint: Endpoint) -> str:
     lowered = reason.lower()
     if "no basic auth credentials" in lowered or "unauthorized" in lowered or \
-            "authentication required" in lowered or "denied" in lowered:
+            "authentication required" in lowered or "denied" in lowered or "401" in lowered:
         if not logged_in(endpoint.address):
             return f"log in first (`docker login {endpoint.address}`): the registry wants a " \
                    "user name and password."
-        return "your login does not allow this push: check the repository name and namespace."
+        return "log in again (`docker login`): the registry refused these credentials, or " \
+               "they do not allow this repository name."
     if "connection refused" in lowered or "no such host" in lowered:
         return "is the registry running? (`docker ps` should list it)"
     return "read the message above; `docker push` prints the same."
 
 
 def pull(reference: str, endpoint: Endpoint, *, quiet: bool = False) -> TransferResult:
-    """``docker pull REFERENCE`` with the login (if any); per-layer statuses and the digest."""
+    """``docker pull REFERENCE`` with the login (if any); per-blob statuses and the digest.
+
+    ``digest`` is what ``docker pull`` prints after ``Digest:``: the digest of what the tag
+    points at (index or manifest). Raises :class:`PullFailed` (no such tag, refused login).
+    """
     repository, tag = split_reference(reference)
     cli = f"docker pull {reference}"
     started = time.monotonic()
@@ -500,7 +606,7 @@ def pull(reference: str, endpoint: Endpoint, *, quiet: bool = False) -> Transfer
         seconds = time.monotonic() - started
         if errors:
             journal.record(cli, ok=False, seconds=seconds)
-            raise PullFailed(f"Pulling {reference} failed: {_first_line(errors[-1])}",
+            raise PullFailed(f"Pulling {reference} failed: {refusal_reason(errors[-1])}",
                              hint=_push_hint(errors[-1], endpoint).replace("push", "pull"))
     journal.record(cli, seconds=seconds)
     digest = next((s.split(":", 1)[1].strip() for s in statuses if s.startswith("Digest:")), "")
@@ -531,61 +637,222 @@ def short_layer_id(digest: str) -> str:
 
 
 # ---------------------------------------------------------------------------------------------
+# manifests and indexes: pure functions on the JSON a registry returns
+
+
+@dataclass
+class IndexEntry:
+    """One entry (descriptor) of an image index: a manifest, for a platform or an attestation.
+
+    ``platform`` is ``os/architecture[/variant]`` (``unknown/unknown`` for attestations);
+    ``kind`` is ``"image"`` (a runnable platform manifest), ``"attestation"`` (BuildKit's
+    attestation manifest: annotation ``vnd.docker.reference.type: attestation-manifest``) or
+    ``"other"``; ``refers_to`` is the digest an attestation describes; ``size_bytes`` the
+    manifest's size in bytes.
+    """
+
+    digest: str
+    media_type: str
+    platform: str
+    kind: str
+    size_bytes: int = 0
+    refers_to: str = ""
+
+
+def media_type_of(body: object, content_type: str = "") -> str:
+    """The document's media type: its ``mediaType`` field, else the HTTP Content-Type."""
+    if isinstance(body, dict) and body.get("mediaType"):
+        return str(body["mediaType"])
+    return content_type.split(";", 1)[0].strip()
+
+
+def is_index(media_type: str) -> bool:
+    """True for an OCI image index or a Docker manifest list (both list manifests)."""
+    return media_type in INDEX_TYPES
+
+
+def platform_text(platform: dict | None) -> str:
+    """``{"os": "linux", "architecture": "arm64", "variant": "v8"}`` → ``linux/arm64/v8``."""
+    platform = platform or {}
+    parts = [str(platform.get("os") or "?"), str(platform.get("architecture") or "?")]
+    if platform.get("variant"):
+        parts.append(str(platform["variant"]))
+    return "/".join(parts)
+
+
+def index_entries(index: dict) -> list[IndexEntry]:
+    """The entries of an image index (or manifest list), in the order the index lists them.
+
+    An entry is an attestation when its ``vnd.docker.reference.type`` annotation says
+    ``attestation-manifest`` (BuildKit sets it, with platform ``unknown/unknown``); an entry
+    with platform ``unknown/unknown`` and no such annotation is ``other``, never runnable.
+    """
+    entries = []
+    for item in index.get("manifests") or []:
+        annotations = item.get("annotations") or {}
+        platform = platform_text(item.get("platform"))
+        if annotations.get(REFERENCE_TYPE) == ATTESTATION_MANIFEST:
+            kind = "attestation"
+        elif platform.startswith("unknown/unknown") or REFERENCE_TYPE in annotations:
+            kind = "other"
+        else:
+            kind = "image"
+        entries.append(IndexEntry(digest=str(item.get("digest", "")),
+                                  media_type=str(item.get("mediaType", "")), platform=platform,
+                                  kind=kind, size_bytes=int(item.get("size") or 0),
+                                  refers_to=str(annotations.get(REFERENCE_DIGEST, ""))))
+    return entries
+
+
+def pick_platform(entries: list[IndexEntry], os_name: str, architecture: str,
+                  variant: str = "") -> IndexEntry:
+    """The platform manifest a pull on ``os_name/architecture[/variant]`` would use.
+
+    Attestations and other non-image entries are never picked. An entry without a variant
+    matches any variant. Raises :class:`RegistryError` when no entry fits.
+    """
+    for entry in entries:
+        if entry.kind != "image":
+            continue
+        parts = entry.platform.split("/")
+        if parts[:2] != [os_name, architecture]:
+            continue
+        if variant and len(parts) > 2 and parts[2] != variant:
+            continue
+        return entry
+    offered = ", ".join(e.platform for e in entries if e.kind == "image") or "none"
+    wanted = "/".join(p for p in (os_name, architecture, variant) if p)
+    raise RegistryError(f"The image index has no manifest for {wanted} (it offers: {offered}).",
+                        hint="build or push the image for this platform (`docker buildx build "
+                             "--platform …`).")
+
+
+def predicate_types(manifest: dict) -> list[str]:
+    """What an attestation manifest holds: the in-toto predicate type of each of its layers."""
+    return [str((layer.get("annotations") or {}).get(PREDICATE_TYPE) or layer.get("mediaType"))
+            for layer in manifest.get("layers") or []]
+
+
+def accept_headers(accept: tuple[str, ...]) -> list[tuple[str, str]]:
+    """One ``("Accept", media type)`` header per accepted type, in order.
+
+    Sent as separate header lines, as the engine's own registry client does and as
+    ``curl -H 'Accept: …' -H 'Accept: …'`` does; HTTP treats them as one comma-joined list.
+    """
+    return [("Accept", media_type) for media_type in accept]
+
+
+# ---------------------------------------------------------------------------------------------
 # the registry's HTTP API
 
 
 @dataclass
 class ApiAnswer:
-    """One HTTP API answer, with only the headers a learner looks at."""
+    """One HTTP API answer, with only the headers a learner looks at.
+
+    ``digest_of_body`` is ``sha256:`` + the hash of the body bytes (empty for HEAD);
+    ``accept`` the media types the request accepted (each sent as its own Accept line).
+    """
 
     url: str
     status: int
     headers: dict[str, str]
     body: object
     digest_of_body: str = ""
+    accept: tuple[str, ...] = ()
+    method: str = "GET"
+
+    @property
+    def media_type(self) -> str:
+        return media_type_of(self.body, self.headers.get("Content-Type", ""))
+
+    @property
+    def error(self) -> str:
+        """The registry's error ``CODE: message`` (first of its ``errors`` list), or ``""``."""
+        errors = self.body.get("errors") if isinstance(self.body, dict) else None
+        if not errors:
+            return ""
+        first = errors[0] or {}
+        return f"{first.get('code', '')}: {first.get('message', '')}".strip(": ")
 
 
 BEARER = re.compile(r'(\w+)="([^"]*)"')
 SHOWN_HEADERS = ("Content-Type", "Docker-Content-Digest", "Docker-Distribution-Api-Version",
                  "WWW-Authenticate", "Content-Length", "RateLimit-Limit", "RateLimit-Remaining")
+CURL_DEFAULT_ACCEPT = "*/*"
+_HTTP = urllib3.PoolManager(retries=urllib3.Retry(total=None, connect=0, read=0, status=0,
+                                                  other=0, redirect=5),
+                            timeout=urllib3.Timeout(total=30))
+
+
+def request_headers(accept: tuple[str, ...], credentials: Credentials | None = None, *,
+                    bearer: str = "") -> urllib3.HTTPHeaderDict:
+    """The exact request headers of an API call: each Accept value, then the authorization.
+
+    With no ``accept``, ``Accept: */*``: what curl sends on its own, so that the printed line
+    and this request ask for the same thing.
+    """
+    headers = urllib3.HTTPHeaderDict()
+    for name, value in accept_headers(accept) or [("Accept", CURL_DEFAULT_ACCEPT)]:
+        headers.add(name, value)
+    if bearer:
+        headers["Authorization"] = f"Bearer {bearer}"
+    elif credentials is not None:
+        headers.update(urllib3.util.make_headers(
+            basic_auth=f"{credentials.username}:{credentials.password}"))
+    return headers
 
 
 def api_request(endpoint: Endpoint, path: str, *, method: str = "GET",
                 accept: tuple[str, ...] = (), anonymous: bool = False,
                 scope: str | None = None, journal_it: bool = True) -> ApiAnswer:
-    """Call the registry's HTTP API, like ``curl -u USER:*** URL``.
+    """Call the registry's HTTP API exactly as the journaled ``curl`` line does.
 
-    Basic authentication for an htpasswd registry; a bearer token (asked for with the same
-    credentials) when the registry says so, as Docker Hub does.
+    ``path`` starts with ``/v2/``; ``accept`` are manifest media types, each sent as its own
+    ``Accept`` header. Basic authentication for an htpasswd registry; a bearer token (asked for
+    with the same credentials) when the registry says so, as Docker Hub does. HTTP errors come
+    back as an answer (``status`` >= 400, see :func:`require_ok`); an unreachable registry
+    raises :class:`RegistryError`.
     """
     url = endpoint.api_url.rstrip("/") + path
     credentials = _api_credentials(endpoint, anonymous)
-    headers = {"Accept": ", ".join(accept)} if accept else {}
     if journal_it:
         journal.record(curl_line(endpoint, path, method=method, accept=accept,
                                  anonymous=anonymous))
-    basic = (credentials.username, credentials.password) if credentials else None
     try:
-        answer = requests.request(method, url, headers=headers, auth=basic, timeout=30)
+        answer = _HTTP.request(method, url, headers=request_headers(accept, credentials))
         challenge = answer.headers.get("WWW-Authenticate", "")
-        if answer.status_code == 401 and challenge.lower().startswith("bearer") and not anonymous:
+        if answer.status == 401 and challenge.lower().startswith("bearer") and not anonymous:
+            basic = (credentials.username, credentials.password) if credentials else None
             token = _bearer_token(challenge, basic, scope)
             if token:
-                answer = requests.request(method, url, timeout=30,
-                                          headers={**headers, "Authorization": f"Bearer {token}"})
-    except requests.RequestException as exc:
-        raise RegistryError(f"{method} {url} failed: {type(exc).__name__}",
+                answer = _HTTP.request(method, url, headers=request_headers(accept,
+                                                                            bearer=token))
+    except (urllib3.exceptions.HTTPError, requests.RequestException) as exc:
+        raise RegistryError(f"{method} {url} failed: {_transport_error(exc)}",
                             hint="is the registry running and reachable?") from None
+    content = answer.data or b""
     body: object = ""
-    if method != "HEAD":
+    if method != "HEAD" and content:
         try:
-            body = answer.json()
+            body = json.loads(content)
         except ValueError:
-            body = answer.text[:2000]
+            body = content.decode("utf-8", "replace")[:2000]
     shown = {k: answer.headers[k] for k in SHOWN_HEADERS if k in answer.headers}
-    digest = "sha256:" + hashlib.sha256(answer.content).hexdigest() if answer.content else ""
-    return ApiAnswer(url=url, status=answer.status_code, headers=shown, body=body,
-                     digest_of_body=digest)
+    digest = "sha256:" + hashlib.sha256(content).hexdigest() if content else ""
+    return ApiAnswer(url=url, status=answer.status, headers=shown, body=body,
+                     digest_of_body=digest, accept=tuple(accept), method=method)
+
+
+def _transport_error(exc: Exception) -> str:
+    """``ConnectionError`` / ``Timeout`` / the exception's name: what went wrong on the wire."""
+    reason = getattr(exc, "reason", None) or exc
+    if isinstance(reason, (urllib3.exceptions.NewConnectionError, ConnectionError,
+                           requests.ConnectionError)):
+        return "ConnectionError"
+    if isinstance(reason, (urllib3.exceptions.TimeoutError, TimeoutError, requests.Timeout)):
+        return "Timeout"
+    return type(reason).__name__
 
 
 def _api_credentials(endpoint: Endpoint, anonymous: bool) -> Credentials | None:
@@ -594,17 +861,40 @@ def _api_credentials(endpoint: Endpoint, anonymous: bool) -> Credentials | None:
     return _SESSIONS.get(endpoint.address) or _GENERATED.get(endpoint.address)
 
 
+def curl_arguments(url: str, *, method: str = "GET", accept: tuple[str, ...] = (),
+                   username: str = "") -> list[str]:
+    """The ``curl`` argv for an API call; ``-u USER:***`` stands for the password.
+
+    Built from the same ``accept`` tuple the request sends: one ``-H 'Accept: …'`` per type,
+    in the same order, so the line sends exactly the helper's headers.
+    """
+    argv = ["curl", "-sS"]
+    if method == "HEAD":
+        argv.append("-I")
+    elif method != "GET":
+        argv += ["-X", method]
+    if username:
+        argv += ["-u", f"{username}:***"]
+    for name, value in accept_headers(accept):
+        argv += ["-H", f"{name}: {value}"]
+    argv.append(url)
+    return argv
+
+
 def curl_line(endpoint: Endpoint, path: str, *, method: str = "GET",
               accept: tuple[str, ...] = (), anonymous: bool = False) -> str:
     """The ``curl`` a learner would type for this API call; the password shown as ``***``."""
-    flags = ["curl", "-sS"]
-    if method == "HEAD":
-        flags.append("-I")
     credentials = _api_credentials(endpoint, anonymous)
-    if credentials:
-        flags.append(f"-u {credentials.username}:***")
-    flags += [f"-H 'Accept: {a}'" for a in accept[:1]]
-    return " ".join([*flags, endpoint.api_url.rstrip("/") + path])
+    argv = curl_arguments(endpoint.api_url.rstrip("/") + path, method=method, accept=accept,
+                          username=credentials.username if credentials else "")
+    return " ".join(_shell_word(arg) for arg in argv)
+
+
+def _shell_word(word: str) -> str:
+    """Quote for a POSIX shell, but leave ``$tag`` loops and plain words readable."""
+    if re.fullmatch(r"[\w@%+=:,./*$-]+", word) and "'" not in word:
+        return word
+    return shlex.quote(word)
 
 
 def _bearer_token(challenge: str, basic: tuple[str, str] | None, scope: str | None) -> str:
@@ -623,8 +913,96 @@ def _bearer_token(challenge: str, basic: tuple[str, str] | None, scope: str | No
 
 
 def require_ok(answer: ApiAnswer, what: str) -> ApiAnswer:
+    """``answer`` when its status is below 400, else :class:`RegistryError` with the reason."""
     if answer.status >= 400:
-        raise RegistryError(f"{what}: the registry answered HTTP {answer.status} ({answer.url}).",
+        reason = f": {answer.error}" if answer.error else ""
+        raise RegistryError(f"{what}: the registry answered HTTP {answer.status}{reason} "
+                            f"({answer.url}).",
                             hint="log in first, and check the repository and tag names.",
                             log_tail=str(answer.body)[:500])
     return answer
+
+
+# ---------------------------------------------------------------------------------------------
+# reading what a tag points at
+
+
+@dataclass
+class ManifestView(FactsView):
+    """What ``REPOSITORY:REFERENCE`` points at, read with every manifest type accepted.
+
+    ``digest``/``media_type`` describe the top document (an index, or directly a manifest);
+    ``entries`` the index's entries (empty without an index); ``platform_digest`` and
+    ``manifest`` the platform manifest a pull on ``platform`` uses (config and layers);
+    ``attestations`` maps an attestation manifest's digest to its predicate types.
+    """
+
+    repository: str
+    reference: str
+    digest: str
+    media_type: str
+    platform: str
+    platform_digest: str
+    manifest: dict = field(default_factory=dict)
+    entries: list[IndexEntry] = field(default_factory=list)
+    attestations: dict[str, list[str]] = field(default_factory=dict)
+    size_bytes: int = 0  # of the top document, as the registry sent it
+
+
+def engine_platform() -> tuple[str, str, str]:
+    """The engine's own platform: (os, architecture, variant), as ``docker version`` says."""
+    facts = client().version()
+    arch = str(facts.get("Arch") or "amd64")
+    variant = "v8" if arch == "arm64" else ""
+    return str(facts.get("Os") or "linux"), arch, variant
+
+
+def read_manifest(endpoint: Endpoint, repository: str, reference: str, *,
+                  platform: tuple[str, str, str] | None = None, journal_it: bool = True,
+                  with_attestations: bool = False) -> ManifestView:
+    """``GET /v2/REPOSITORY/manifests/REFERENCE`` with all of :data:`MANIFEST_TYPES`.
+
+    An index is followed to the platform manifest for ``platform`` (default: the engine's),
+    fetched by digest; ``with_attestations`` also reads each attestation manifest. Raises
+    :class:`RegistryError` (HTTP error, or no manifest for the platform).
+    """
+    scope = f"repository:{repository}:pull"
+    top = require_ok(api_request(endpoint, f"/v2/{repository}/manifests/{reference}",
+                                 accept=MANIFEST_TYPES, scope=scope, journal_it=journal_it),
+                     f"Reading the manifest of {repository}:{reference}")
+    body = top.body if isinstance(top.body, dict) else {}
+    media_type = top.media_type
+    digest = top.headers.get("Docker-Content-Digest") or top.digest_of_body
+    size = int(top.headers.get("Content-Length") or 0)
+    if not is_index(media_type):
+        return ManifestView(repository=repository, reference=reference, digest=digest,
+                            media_type=media_type, platform=platform_text(None),
+                            platform_digest=digest, manifest=body, size_bytes=size)
+    entries = index_entries(body)
+    wanted = platform or engine_platform()
+    chosen = pick_platform(entries, *wanted)
+    manifest = _child(endpoint, repository, chosen, scope, journal_it)
+    attestations = {}
+    if with_attestations:
+        for entry in entries:
+            if entry.kind == "attestation":
+                attestations[entry.digest] = predicate_types(
+                    _child(endpoint, repository, entry, scope, journal_it))
+    return ManifestView(repository=repository, reference=reference, digest=digest,
+                        media_type=media_type, platform=chosen.platform,
+                        platform_digest=chosen.digest, manifest=manifest, entries=entries,
+                        attestations=attestations, size_bytes=size)
+
+
+def _child(endpoint: Endpoint, repository: str, entry: IndexEntry, scope: str,
+           journal_it: bool) -> dict:
+    """A manifest listed in an index, by digest, accepting exactly its listed media type."""
+    answer = require_ok(api_request(endpoint, f"/v2/{repository}/manifests/{entry.digest}",
+                                    accept=(entry.media_type or OCI_MANIFEST,), scope=scope,
+                                    journal_it=journal_it),
+                        f"Reading manifest {entry.digest[:19]}… of {repository}")
+    if answer.digest_of_body != entry.digest:
+        raise RegistryError(f"The manifest {entry.digest[:19]}… of {repository} does not hash "
+                            f"to its digest (got {answer.digest_of_body[:19]}…).",
+                            hint="the registry's storage is damaged: push the image again.")
+    return answer.body if isinstance(answer.body, dict) else {}

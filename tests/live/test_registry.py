@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import socket
+import subprocess
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -48,6 +50,10 @@ class Lab:
                                      build_args={"RELEASE": "1.0"})
         self.v2 = course.build_image(f"docker-course/{scope}-hello:1.1", context=HELLO,
                                      build_args={"RELEASE": "1.1"})
+        # a third release for the tests that look at what a tag points at: its last layer is
+        # never pushed by the layer-reuse tests
+        self.v3 = course.build_image(f"docker-course/{scope}-hello:2.0", context=HELLO,
+                                     build_args={"RELEASE": "2.0"})
 
 
 @pytest.fixture(scope="module")
@@ -108,7 +114,7 @@ def test_registry_refuses_anonymous_api_and_unauthenticated_push(lab: Lab) -> No
         reg.push(lab.v1.tag, target, lab.endpoint, quiet=True)
     assert isinstance(failure.value, CourseError)
     assert "no basic auth credentials" in failure.value.message
-    assert "log in first" in failure.value.hint
+    assert failure.value.message.count("\n") == 0 and "log in first" in failure.value.hint
     assert images.inspect(target) is None  # the tag made for the push is gone again
 
 
@@ -145,12 +151,115 @@ def test_push_pull_round_trip_keeps_the_digest(lab: Lab) -> None:
     assert images.inspect(pushed.reference) is None
     pulled = lesson.pull(lab.endpoint, "hello:1.0")
     assert pulled.digest == pushed.digest
-    assert pulled.image_id == lab.v1.image_id  # the same config, so the same image
-    assert pulled.layers_downloaded >= 1
+    # the image ID is the config digest (classic store) or the index digest (containerd store)
+    assert pulled.image_id == lab.v1.image_id
+    assert pulled.status.startswith("Downloaded newer image for ")
+    assert len(pulled.rows) == len(pushed.layers)  # every layer accounted for, listed or not
+    assert pulled.layers_downloaded + pulled.layers_already_here == len(pulled.rows)
+    assert [r.size_bytes for r in pulled.rows] == [r.size_bytes for r in pushed.layers]
     evidence = lesson.digest_evidence(lab.endpoint, "hello:1.0", pushed, pulled)
     assert evidence["same as pushed"].all(), evidence
     assert set(evidence["digest"]) == {pushed.digest}
     assert _config_snapshot() == before  # docker login here never writes config.json
+
+
+def test_what_the_tag_points_at_matches_the_image_store(lab: Lab) -> None:
+    """containerd store: an OCI index with the platform manifest and BuildKit's attestation;
+    classic store: one Docker v2 manifest. Either way the layers table reads the right one."""
+    lesson.login(lab.endpoint)
+    pushed = lesson.push(lab.endpoint, lab.v3.tag, "layout:1.1")  # as built, never pulled
+    assert pushed.note == ""
+    entries = lesson.index_table(lab.endpoint, "layout:1.1")
+    trial = lesson.accept_trial(lab.endpoint, "layout:1.1")
+    assert trial.loc["all four manifest types", "HTTP status"] == 200
+    layers = lesson.manifest_layers(lab.endpoint, "layout:1.1")
+    assert len(layers) == 1 + len(pushed.layers)
+    assert layers.loc["layer 1", "size_bytes"] > 1_000_000
+    if pushed.pushed == "OCI image index":
+        assert images_store() == "containerd"
+        kinds = list(entries["what it is"])
+        assert kinds[0].startswith("platform manifest (a pull here uses this one)")
+        assert entries.iloc[0]["digest"] == pushed.platform_manifest != pushed.digest
+        attestations = entries[entries["platform"] == "unknown/unknown"]
+        assert len(attestations) >= 1  # BuildKit's default provenance (min mode)
+        assert all(w.startswith("attestation of " + pushed.platform_manifest[:19])
+                   for w in attestations["what it is"])
+        assert any("slsa.dev/provenance" in w for w in attestations["what it is"])
+        refused = trial.loc["Docker v2 manifest only"]
+        assert refused["HTTP status"] == 404
+        assert "accept header does not support OCI indexes" in refused["registry error"]
+    else:
+        assert pushed.pushed.startswith("Docker v2 manifest")
+        assert list(entries["what it is"]) == ["the tag points at this manifest directly: "
+                                               "no index"]
+        assert entries.iloc[0]["digest"] == pushed.digest == pushed.platform_manifest
+        assert trial.loc["Docker v2 manifest only", "HTTP status"] == 200
+
+
+def test_re_pushing_a_pulled_image_keeps_the_platform_manifest(lab: Lab) -> None:
+    """containerd store: a pulled image holds one platform and no attestations, so the engine
+    pushes the platform manifest instead of the index, and says so; the digests stay honest."""
+    lesson.login(lab.endpoint)
+    local = course.build_image(f"docker-course/{lab.scope}-hello:again", context=HELLO,
+                               build_args={"RELEASE": "again"}).tag
+    built = lesson.push(lab.endpoint, local, "again:1.1")
+    pulled_name = lab.endpoint.repository("again:1.1")
+    lesson.remove_local([pulled_name, local])  # as in the notebook: no local copy is left
+    lesson.pull(lab.endpoint, "again:1.1")
+    again = lesson.push(lab.endpoint, pulled_name, "again:copy")
+    tags = lesson.tags(lab.endpoint, "again")
+    assert tags.loc["copy", "digest"] == again.digest
+    if built.pushed == "OCI image index":
+        assert "pushed the linux/" in again.note and again.note.endswith("that digest")
+        assert again.digest == built.platform_manifest != built.digest
+        assert again.pushed == "OCI image manifest"
+    else:
+        assert again.note == "" and again.digest == built.digest
+
+
+def images_store() -> str:
+    """Which image store the engine runs: "containerd" (snapshotter) or the graph driver."""
+    info = docker.from_env().info()
+    status = dict(info.get("DriverStatus") or [])
+    return "containerd" if "io.containerd.snapshotter" in str(status.get("driver-type", "")) \
+        else str(info.get("Driver"))
+
+
+def test_printed_curl_lines_send_what_the_helper_sent(lab: Lab) -> None:
+    """Printed = executed: the journaled curl line, with the password filled in, gets the very
+    manifest bytes (same digest) the helper got."""
+    lesson.login(lab.endpoint)
+    source = lab.v1.tag if images.inspect(lab.v1.tag) else lab.endpoint.repository("hello:1.0")
+    lesson.push(lab.endpoint, source, "hello:1.0")
+    path = "/v2/course/hello/manifests/1.0"
+    answer = reg.api_request(lab.endpoint, path, accept=reg.MANIFEST_TYPES)
+    line = journal.read()[-1].cli
+    assert line == reg.curl_line(lab.endpoint, path, accept=reg.MANIFEST_TYPES)
+    assert line.count("-H 'Accept: ") == len(reg.MANIFEST_TYPES)
+    password = reg.generated_credentials(lab.endpoint.address).password
+    typed = subprocess.run(line.replace("***", password), shell=True, capture_output=True,
+                           check=True, timeout=30).stdout
+    assert "sha256:" + hashlib.sha256(typed).hexdigest() == answer.digest_of_body
+
+
+def test_a_push_with_a_wrong_password_is_one_clear_error_and_leaves_nothing(lab: Lab) -> None:
+    """A login that went stale (the registry's password changed): PushFailed, tag removed."""
+    target = lab.endpoint.repository("stale:1")
+    containers_before = _course_containers(lab.scope)
+    reg._SESSIONS[lab.endpoint.address] = reg.Credentials("student", "not-the-password")
+    try:
+        with pytest.raises(reg.PushFailed) as failure:
+            reg.push(lab.v2.tag, target, lab.endpoint, quiet=True)
+    finally:
+        reg.logout(lab.endpoint)
+    message = failure.value.message
+    assert message.startswith(f"Pushing {target} failed: ") and "401 Unauthorized" in message
+    assert "log in again" in failure.value.hint
+    assert "not-the-password" not in failure.value.render()
+    assert images.inspect(target) is None
+    assert _course_containers(lab.scope) == containers_before
+    lesson.login(lab.endpoint)
+    assert reg.api_request(lab.endpoint, "/v2/course/stale/tags/list").status == 404
 
 
 def test_second_push_sends_only_the_new_layer(lab: Lab) -> None:
