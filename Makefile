@@ -6,7 +6,8 @@ STAMP  := $(VENV)/.installed
 NBVAL  := --nbval-current-env --nbval-cell-timeout=1200
 LABARGS := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: lab test unit live notebooks replay record lint bench images-archive preflight clean
+.PHONY: lab test unit live notebooks replay record lint bench images-archive preflight clean \
+        lowest hooks
 
 $(STAMP): pyproject.toml lab-settings/overrides.json
 	$(PYTHON) -m venv $(VENV)
@@ -18,12 +19,15 @@ $(STAMP): pyproject.toml lab-settings/overrides.json
 
 ## Open the course in JupyterLab (live with an engine, replay without one).
 lab: $(STAMP)
-	@if $(PY) -c 'from helpers.engine.client import engine_available as e; raise SystemExit(not e())'; then \
+	@why=$$($(PY) -c 'from helpers.engine.failures import why_no_engine as w; print(w())'); \
+	if [ -z "$$why" ]; then \
 	  echo "Docker Engine found: the notebooks run live."; \
 	  $(VENV)/bin/jupyter lab $(LABARGS) notebooks/01_containers_vs_vms.ipynb; \
 	else \
-	  echo "No Docker Engine answered: the notebooks replay a recorded session (see README)."; \
-	  COURSE_MODE=replay $(VENV)/bin/jupyter lab $(LABARGS) notebooks/01_containers_vs_vms.ipynb; \
+	  echo "$$why"; \
+	  echo "So the notebooks replay a recorded session (see README, 'Getting a Docker Engine')."; \
+	  COURSE_MODE=replay COURSE_REPLAY_REASON="$$why" \
+	    $(VENV)/bin/jupyter lab $(LABARGS) notebooks/01_containers_vs_vms.ipynb; \
 	fi
 
 ## Unit, live-engine and browser tests with the notebooks run live (nbval-lax), then the
@@ -61,6 +65,27 @@ bench: $(STAMP)
 ## A folder of `docker save` archives for classrooms without a registry (COURSE_IMAGE_ARCHIVE).
 images-archive: $(STAMP)
 	$(PY) -m helpers images-archive images-archive
+
+## The declared minimum versions really work: a fresh venv with every direct dependency at its
+## lowest allowed version (uv's lowest-direct resolution), the course installed NOT editable
+## (as a hub image or a wheel would have it), then the unit tests and the strict replay.
+LOWEST := $(VENV)/lowest
+UV_VERSION := 0.13.9
+lowest:
+	rm -rf $(LOWEST)
+	$(PYTHON) -m venv $(LOWEST)
+	$(LOWEST)/bin/python -m pip install --quiet uv==$(UV_VERSION)
+	$(LOWEST)/bin/uv pip install --quiet --python $(LOWEST)/bin/python \
+	  --resolution lowest-direct '.[lab,dev]'
+	$(LOWEST)/bin/python -m pip list --format=freeze > $(LOWEST)/versions.txt
+	cd tests && ../$(LOWEST)/bin/python -c 'import helpers; assert "site-packages" in helpers.__file__'
+	$(LOWEST)/bin/python -m pytest tests/unit -p no:cacheprovider
+	COURSE_MODE=replay $(LOWEST)/bin/python -m pytest notebooks --nbval $(NBVAL) -p no:cacheprovider
+
+## Git hooks for contributors: pre-commit (.pre-commit-config.yaml) and nbdime's notebook diffs.
+hooks: $(STAMP)
+	$(VENV)/bin/pre-commit install
+	$(VENV)/bin/nbdime config-git --enable
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -21,6 +21,10 @@ INSTALL = ("install a current Docker Engine (28 or newer) with the buildx and Co
            "docker-compose-plugin from Docker's apt/yum repository (README, 'Getting a Docker "
            "Engine')")
 COURSE_PORTS = (5000, 5001, 5050, 8080)
+# Notebooks that reach a published port on 127.0.0.1, or bind-mount a folder of this machine:
+# both need the engine on this machine (see remote_check).
+NEEDS_LOCAL_PORTS = ("02", "05", "07", "08")
+NEEDS_LOCAL_FOLDERS = ("06", "07", "08")
 
 
 @dataclass
@@ -39,11 +43,20 @@ class Check:
 
 
 def run_checks() -> list[Check]:
-    """Engine first: without it the other checks cannot be asked."""
+    """Engine first: without it the other checks cannot be asked.
+
+    The first line names the engine address the course uses and where it came from
+    (DOCKER_HOST, a Docker context, or the default socket), as the ``docker`` CLI would pick it.
+    """
+    try:
+        where = client_mod.endpoint()
+    except CourseError as exc:
+        return [Check("Docker Engine", False, exc.message, fix=exc.hint)]
+    address = Check("engine address", True, where.label)
     try:
         facts = client_mod.engine_facts()
     except CourseError as exc:
-        return [Check("Docker Engine", False, exc.message, fix=exc.hint)]
+        return [address, Check("Docker Engine", False, exc.message, fix=exc.hint)]
     engine_ok = _version_tuple(facts.server_version) >= MIN_ENGINE and \
         _version_tuple(facts.api_version) >= MIN_API
     checks = [Check("Docker Engine", engine_ok,
@@ -58,16 +71,36 @@ def run_checks() -> list[Check]:
                         facts.buildx if buildx_ok else "not installed",
                         fix=f"the buildx plugin is missing: {INSTALL}"))
     checks.append(_compose_check(facts.compose))
-    checks.append(_disk_check())
+    checks.append(_disk_check(remote=where.remote))
     for key in catalog.CATALOG:
         ok, detail = resolver.resolvable(key)
         checks.append(Check(f"image: {key}", ok, detail))
+    if where.remote:
+        checks.append(remote_check(where.host))
     for port in COURSE_PORTS:
         free = ports.is_free(port)
         checks.append(Check(f"port 127.0.0.1:{port}", free,
-                            "free" if free else "in use (the course will pick another)",
+                            ("free" if free else "in use (the course will pick another)")
+                            + (" here; a remote engine publishes on its own host"
+                               if where.remote else ""),
                             required=False))
-    return checks
+    return [address, *checks]
+
+
+def remote_check(host: str) -> Check:
+    """A warning line for an engine on another machine: which parts need the engine here.
+
+    The engine itself answers, so builds, images, layers, scans and ``docker`` commands work;
+    what the course reaches on 127.0.0.1 or shares as a folder of this machine does not.
+    """
+    return Check("remote engine", False,
+                 f"{host} is another machine. Builds, images, layer and scan notebooks work; "
+                 "these need the engine on this machine: the HTTP checks on 127.0.0.1 "
+                 f"(notebooks {', '.join(NEEDS_LOCAL_PORTS)}), the bind mounts of this "
+                 f"machine's folders (notebooks {', '.join(NEEDS_LOCAL_FOLDERS)}), and the "
+                 "port and disk checks here. Run the course on the engine's machine, or use a "
+                 "local engine (`docker context use default`).",
+                 required=False)
 
 
 def _version_tuple(text: str) -> tuple[int, ...]:
@@ -87,10 +120,10 @@ def _compose_check(compose: str) -> Check:
                  fix=f"{compose} is too old: {INSTALL}")
 
 
-def _disk_check() -> Check:
+def _disk_check(*, remote: bool = False) -> Check:
     info = client_mod.client().api.info()
     root = str(info.get("DockerRootDir", "/var/lib/docker"))
-    path = root if os.path.exists(root) else None
+    path = root if os.path.exists(root) and not remote else None
     if path is None:
         return Check("disk free", True, f"engine data in {root} (remote engine: not checked)",
                      required=False)

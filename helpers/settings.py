@@ -1,7 +1,8 @@
 """Where the course keeps its state, and the few knobs a classroom may need to turn.
 
 Everything is read from environment variables at call time (never at import), so a notebook or a
-test can change them without reloading the package.
+test can change them without reloading the package. The one exception is the course folder
+(``PROJECT_ROOT``: data/, notebooks/), found once at import by :func:`find_course_root`.
 """
 
 from __future__ import annotations
@@ -9,7 +10,41 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# A course folder holds these (the package itself may be installed elsewhere, e.g. site-packages)
+ROOT_MARKERS = ("data/apps", "data/recordings")
+
+
+def is_course_root(folder: Path) -> bool:
+    """True when ``folder`` holds the course's data (apps and recordings)."""
+    return all((folder / marker).is_dir() for marker in ROOT_MARKERS)
+
+
+def find_course_root() -> Path:
+    """The course folder (data/, notebooks/), for any way the package was installed.
+
+    1. ``COURSE_ROOT``, when set (a hub image or a classroom copy says where the course is);
+    2. the checkout around the package (``pip install -e .``, or running from the source tree);
+    3. the current folder or one above it (a non-editable ``pip install .`` with the notebooks
+       run from a clone, nbgitpuller: the kernel starts in ``<course>/notebooks``);
+    4. otherwise the folder around the package, so that messages name one place to look.
+    """
+    explicit = os.environ.get("COURSE_ROOT", "").strip()
+    if explicit:
+        return Path(explicit).expanduser().resolve()
+    around_package = Path(__file__).resolve().parent.parent
+    if is_course_root(around_package):
+        return around_package
+    try:
+        here = Path.cwd().resolve()
+    except OSError:  # the current folder was deleted
+        return around_package
+    for folder in (here, *here.parents):
+        if is_course_root(folder):
+            return folder
+    return around_package
+
+
+PROJECT_ROOT = find_course_root()
 DATA_DIR = PROJECT_ROOT / "data"
 APPS_DIR = DATA_DIR / "apps"
 RECORDINGS_DIR = DATA_DIR / "recordings"
@@ -33,13 +68,13 @@ def state_dir() -> Path:
 
 
 def build_network() -> str | None:
-    """Network mode for ``docker build`` RUN steps.
-
-    Behind a TLS-inspecting proxy only host networking reaches the package indexes, so ``host``
-    is the default; ``COURSE_BUILD_NETWORK=default`` gives the engine's normal bridge.
+    """``COURSE_BUILD_NETWORK`` as given: ``host`` or ``none``; None for ``auto`` (the default)
+    and ``default``. The build's actual choice, detected in ``auto`` mode (host networking only
+    when a bridge build cannot reach the package index or a loopback proxy), is made by
+    ``helpers.engine.buildnet.choose``.
     """
-    value = os.environ.get("COURSE_BUILD_NETWORK", "host").strip()
-    return None if value in ("", "default", "bridge") else value
+    value = os.environ.get("COURSE_BUILD_NETWORK", "auto").strip().lower()
+    return None if value in ("", "auto", "default", "bridge") else value
 
 
 def image_archive_dir() -> Path | None:

@@ -3,44 +3,190 @@
 from __future__ import annotations
 
 import functools
+import hashlib
+import json
 import os
 import shutil
 import subprocess
 from dataclasses import dataclass
+from pathlib import Path
 
 import docker
 import docker.errors
+import docker.tls
+import docker.utils
 import requests.exceptions
 
 from ..display import FactsView
 from ..errors import EngineUnavailable
+from .failures import guard, unavailable
 
 CONNECT_TIMEOUT = 120  # seconds for one API call; exports of big images need long reads
 
 
-def _install_hint() -> str:
-    return ("start Docker (Docker Desktop on macOS/Windows, `sudo systemctl start docker` on "
-            "Linux), or run the course in replay mode; see README, 'Getting a Docker Engine'.")
+DEFAULT_HOST = "unix:///var/run/docker.sock"
+LOCAL_NAMES = ("localhost", "127.0.0.1", "::1", "")
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Where the course talks to the engine, and why there (the same order as the ``docker`` CLI).
+
+    ``source`` is what a learner would check: ``DOCKER_HOST``, a Docker context (named, and
+    whether DOCKER_CONTEXT or the CLI's current context chose it), or the default socket.
+    """
+
+    host: str
+    source: str
+    context: str = ""
+    tls_dir: str = ""
+    skip_tls_verify: bool = False
+
+    @property
+    def remote(self) -> bool:
+        """True when the engine runs on another machine (``tcp://``/``ssh://`` to a non-local host).
+
+        Published ports then listen on that machine, not on this one's 127.0.0.1, and bind
+        mounts name that machine's folders.
+        """
+        return is_remote(self.host)
+
+    @property
+    def label(self) -> str:
+        """``unix:///var/run/docker.sock (default socket)``: the address and where it came from."""
+        return f"{self.host} ({self.source})"
+
+
+def is_remote(host: str) -> bool:
+    """A ``tcp://``, ``http(s)://`` or ``ssh://`` address whose host is not this machine."""
+    scheme, _, rest = host.partition("://")
+    if scheme.lower() in ("unix", "npipe", "fd") or not rest:
+        return False
+    authority = rest.split("/", 1)[0].rsplit("@", 1)[-1]
+    name = authority[1:].split("]", 1)[0] if authority.startswith("[") else \
+        authority.rsplit(":", 1)[0] if authority.count(":") == 1 else authority
+    return name.lower() not in LOCAL_NAMES
+
+
+def docker_config_dir() -> Path:
+    """The CLI's configuration folder: ``$DOCKER_CONFIG``, else ``~/.docker``."""
+    configured = os.environ.get("DOCKER_CONFIG", "").strip()
+    return Path(configured).expanduser() if configured else Path.home() / ".docker"
+
+
+def current_context() -> tuple[str, str]:
+    """The context the CLI would use when DOCKER_HOST is unset, and what chose it.
+
+    ``DOCKER_CONTEXT`` first, then ``currentContext`` in the CLI's config.json, else
+    ``default`` (the default socket).
+    """
+    named = os.environ.get("DOCKER_CONTEXT", "").strip()
+    if named:
+        return named, "DOCKER_CONTEXT"
+    config = docker_config_dir() / "config.json"
+    try:
+        current = json.loads(config.read_text(encoding="utf-8")).get("currentContext") or ""
+    except (OSError, ValueError, AttributeError):
+        current = ""
+    if current:
+        return str(current), f"current context in {_shown_path(config)}"
+    return "default", ""
+
+
+def _shown_path(path: Path) -> str:
+    try:
+        return "~/" + str(path.relative_to(Path.home()))
+    except ValueError:
+        return str(path)
+
+
+def endpoint() -> Endpoint:
+    """Resolve the engine address like the CLI: DOCKER_HOST, then the Docker context
+    (DOCKER_CONTEXT or the CLI's current context), then the default socket.
+
+    A context that is named but missing is one readable :class:`EngineUnavailable`, as the CLI
+    refuses it too.
+    """
+    host = os.environ.get("DOCKER_HOST", "").strip()
+    if host:
+        return Endpoint(host=host, source="DOCKER_HOST")
+    name, chosen_by = current_context()
+    if name == "default":
+        return Endpoint(host=DEFAULT_HOST, source="default socket")
+    key = hashlib.sha256(name.encode("utf-8")).hexdigest()
+    contexts = docker_config_dir() / "contexts"
+    meta_file = contexts / "meta" / key / "meta.json"
+    try:
+        meta = json.loads(meta_file.read_text(encoding="utf-8"))
+        docker_end = meta["Endpoints"]["docker"]
+        context_host = str(docker_end["Host"])
+    except (OSError, ValueError, KeyError, TypeError):
+        raise EngineUnavailable(
+            f"The Docker context {name!r} ({chosen_by}) does not exist in "
+            f"{_shown_path(contexts)}.",
+            hint="list the contexts with `docker context ls`, then `docker context use NAME` "
+                 "(or unset DOCKER_CONTEXT); `docker context use default` picks the default "
+                 "socket.") from None
+    tls_dir = contexts / "tls" / key / "docker"
+    return Endpoint(host=context_host, source=f"Docker context {name!r}, {chosen_by}",
+                    context=name, tls_dir=str(tls_dir) if tls_dir.is_dir() else "",
+                    skip_tls_verify=bool(docker_end.get("SkipTLSVerify", False)))
+
+
+def _install_hint(where: Endpoint | None = None) -> str:
+    """What to do when no engine answered, worded for where the course looked."""
+    general = ("start Docker (Docker Desktop on macOS/Windows, `sudo systemctl start docker` on "
+               "Linux), or run the course in replay mode; see README, 'Getting a Docker "
+               "Engine'.")
+    if where is None or where.source == "default socket":
+        return (general + " If `docker version` works in a terminal, start JupyterLab from that "
+                "terminal (it may set DOCKER_HOST), or check `docker context ls`: the course "
+                "follows DOCKER_HOST, DOCKER_CONTEXT and the CLI's current context.")
+    if where.context:
+        return (f"start the engine behind the context {where.context!r} (Docker Desktop, "
+                "`colima start`, OrbStack…), or switch with `docker context use NAME`; "
+                "`docker context ls` lists them. Or run the course in replay mode.")
+    return ("check DOCKER_HOST (unset it to use the CLI's context or the default socket), "
+            "or " + general)
+
+
+def _tls_config(where: Endpoint) -> docker.tls.TLSConfig | None:
+    """The context's TLS material (``contexts/tls/<id>/docker/{ca,cert,key}.pem``), if any."""
+    if not where.tls_dir:
+        return None
+    folder = Path(where.tls_dir)
+    ca, cert, key = (folder / "ca.pem", folder / "cert.pem", folder / "key.pem")
+    verify = not where.skip_tls_verify
+    return docker.tls.TLSConfig(
+        client_cert=(str(cert), str(key)) if cert.is_file() and key.is_file() else None,
+        ca_cert=str(ca) if verify and ca.is_file() else None, verify=verify)
 
 
 @functools.lru_cache(maxsize=1)
-def _cached_client(docker_host: str) -> docker.DockerClient:
-    client = docker.from_env(timeout=CONNECT_TIMEOUT)
-    client.ping()
-    return client
+def _cached_client(where: Endpoint) -> docker.DockerClient:
+    ssh = where.host.startswith("ssh://")  # like the CLI: the system's ssh, not paramiko
+    if where.source == "DOCKER_HOST":  # with DOCKER_TLS_VERIFY / DOCKER_CERT_PATH
+        engine = docker.DockerClient(timeout=CONNECT_TIMEOUT, use_ssh_client=ssh,
+                                     **docker.utils.kwargs_from_env())
+    else:
+        engine = docker.DockerClient(base_url=where.host, tls=_tls_config(where) or False,
+                                     timeout=CONNECT_TIMEOUT, use_ssh_client=ssh)
+    guard(engine, where)  # any later connection failure: the course's EngineUnavailable
+    engine.ping()
+    return engine
 
 
 def client() -> docker.DockerClient:
-    """A connected SDK client (honours DOCKER_HOST), or one readable :class:`EngineUnavailable`."""
-    host = os.environ.get("DOCKER_HOST", "")
+    """A connected SDK client, or one readable :class:`EngineUnavailable`.
+
+    The address is found like the ``docker`` CLI finds it (see :func:`endpoint`).
+    """
+    where = endpoint()
     try:
-        return _cached_client(host)
+        return _cached_client(where)
     except (docker.errors.DockerException, requests.exceptions.RequestException, OSError) as exc:
         _cached_client.cache_clear()
-        where = host or "the default socket (/var/run/docker.sock)"
-        reason = _reason(str(exc))
-        raise EngineUnavailable(f"No Docker Engine answered at {where} ({reason}).",
-                                hint=_install_hint()) from None
+        raise unavailable(where, exc) from None  # the one wording: engine/failures.py
 
 
 def _reason(text: str) -> str:
@@ -70,7 +216,7 @@ def docker_cli_env() -> dict[str, str]:
 
 
 def reset() -> None:
-    """Forget the cached connection (after the engine restarts or DOCKER_HOST changes)."""
+    """Forget the cached connection (after the engine restarts or its address changes)."""
     _cached_client.cache_clear()
 
 
@@ -209,5 +355,5 @@ def engine_facts() -> EngineFacts:
         memory_bytes=int(info.get("MemTotal", 0)),
         compose=flavour.label if flavour else "not installed",
         buildx=buildx_version() or "not installed",
-        docker_host=os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock"),
+        docker_host=endpoint().label,
     )

@@ -73,6 +73,7 @@ def is_connection_error(exc: BaseException) -> bool:
 
 
 def scheme_of(host: str) -> str:
+    """``tcp`` for ``tcp://host:2375``; ``""`` when the address has no scheme."""
     return host.partition("://")[0].lower() if "://" in host else ""
 
 
@@ -87,7 +88,8 @@ def reason(text: str) -> str:
               "getaddrinfo failed", "no address associated"), "unknown host name"),
             (("timed out", "connecttimeout", "readtimeout", "timeout"), "timed out"),
             (("remotedisconnected", "connection aborted", "connection reset", "broken pipe",
-              "connection broken", "incompleteread", "protocolerror", "unexpected eof"),
+              "connection broken", "incompleteread", "protocolerror", "unexpected eof",
+              "error reading from server", "transport is closing", ": eof"),
              "the connection was cut"),
             (("install paramiko",), "ssh:// needs an ssh client"),
             (("invalid bind address", "invalid url scheme", "not supported",
@@ -154,7 +156,14 @@ def hint_for(where: Endpoint, kind: str, *, went_away: bool = False) -> str:
     elif where.source == "DOCKER_HOST":
         start = f"start the engine that should answer there, or {change}"
     if went_away:
-        return (f"{start}, then re-run the cell; `python -m helpers cleanup --notebook NN` "
+        again = ("start Docker again (Docker Desktop on macOS/Windows, `sudo systemctl start "
+                 "docker` on Linux)")
+        if where.context:
+            again = f"start the engine behind the context {where.context!r} again"
+        elif where.source == "DOCKER_HOST":
+            again = (f"start the engine at {where.host} again (or fix DOCKER_HOST if it "
+                     "moved)")
+        return (f"{again}, then re-run the cell; `python -m helpers cleanup --notebook NN` "
                 "removes what the interrupted step left.")
     tail = ""
     if where.source == "default socket":
@@ -175,6 +184,9 @@ def unavailable(where: Endpoint | None = None, exc: BaseException | str | None =
         where = _endpoint_or_default()
     said = reason(_text(exc)) if exc is not None else "no answer"
     kind = cause(where, said)
+    went_away = went_away or where.host in _answered
+    if went_away and kind == "wrong address":
+        kind = "not running"  # it answered there before: the address was right
     if kind == "unsupported":
         message = (f"The engine address {where.host} (from {where.source}) cannot be used "
                    f"by the course ({said}).")
@@ -209,6 +221,9 @@ def _endpoint_or_default() -> Endpoint:
         return endpoint()
     except EngineUnavailable:
         return Endpoint(host=DEFAULT_HOST, source="default socket")
+
+
+_answered: set[str] = set()  # engine addresses that answered in this process
 
 
 def cli_output_means_engine_gone(text: str) -> bool:
@@ -285,11 +300,12 @@ def guard(engine: docker.DockerClient, where: Endpoint) -> docker.DockerClient:
             if not is_connection_error(exc):
                 raise
             _forget_connection()
-            first = not getattr(api, "_course_answered", False)
-            raise unavailable(where, exc, went_away=not first) from None
+            raise unavailable(where, exc,
+                              went_away=getattr(api, "_course_answered", False)) from None
 
     def mark_answered(response, *args, **kwargs):  # type: ignore[no-untyped-def]
         api._course_answered = True
+        _answered.add(where.host)
         return response
 
     api.send = send
