@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pandas as pd
 from matplotlib.figure import Figure
-from matplotlib.ticker import FuncFormatter
+from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from .units import human_bytes
 
@@ -18,6 +18,11 @@ PALETTE = ["#2563eb", "#16a34a", "#dc2626", "#9333ea", "#ea580c", "#0891b2", "#c
 
 def _bytes_axis(axis) -> None:
     axis.set_major_formatter(FuncFormatter(lambda value, _: human_bytes(value)))
+
+
+def integer_axis(axis) -> None:
+    """Ticks at whole numbers only: for counts (findings, restarts, containers)."""
+    axis.set_major_locator(MaxNLocator(integer=True))
 
 
 def latency_chart(frame: pd.DataFrame, *, column: str = "seconds",
@@ -32,7 +37,9 @@ def latency_chart(frame: pd.DataFrame, *, column: str = "seconds",
     axes.set_xlabel("run")
     axes.set_ylabel("time (ms)")
     axes.set_title(title)
-    axes.legend(loc="upper right")
+    axes.margins(y=0.1)
+    # below the axes, so it covers no bar
+    figure.legend(loc="outside lower center", fontsize=8)
     return figure
 
 
@@ -57,23 +64,65 @@ def size_chart(frame: pd.DataFrame, *, label: str, size: str = "size_bytes",
     if colour_by:
         from matplotlib.patches import Patch
 
-        axes.legend(handles=[Patch(color=PALETTE[i % len(PALETTE)], label=g)
-                             for i, g in enumerate(groups)], loc="lower right", fontsize=8)
+        # below the axes, so it covers no bar and no value label
+        figure.legend(handles=[Patch(color=PALETTE[i % len(PALETTE)], label=g)
+                               for i, g in enumerate(groups)], loc="outside lower center",
+                      ncols=max(len(groups), 1), fontsize=8)
     axes.margins(x=0.25)
     return figure
 
 
 def step_time_chart(frame: pd.DataFrame, *, title: str = "Time per build step") -> Figure:
-    """Seconds per Dockerfile step (``build_steps_table`` output)."""
-    figure = Figure(figsize=(8, 0.35 * len(frame) + 1.4), layout="constrained")
+    """Seconds per Dockerfile step (``build_steps_table`` output): steps that ran in blue,
+    CACHED steps (0 s, their layer came from the build cache) in green."""
+    figure = Figure(figsize=(8, 0.35 * len(frame) + 1.6), layout="constrained")
     axes = figure.subplots()
-    labels = [f"{i}: {str(t)[:48]}" for i, t in zip(frame.index, frame["instruction"],
-                                                    strict=True)]
-    colours = [PALETTE[1] if cached else PALETTE[0] for cached in frame["from cache"]]
-    axes.barh(labels, frame["seconds"], color=colours)
+    labels = [f"[{stage} {step}] {str(text)[:44]}"
+              for (stage, step), text in zip(frame.index, frame["instruction"], strict=True)]
+    cached = [value == "CACHED" for value in frame["cache"]]
+    colours = [PALETTE[1] if hit else PALETTE[0] for hit in cached]
+    bars = axes.barh(labels, frame["seconds"], color=colours)
+    texts = axes.bar_label(bars, labels=["CACHED" if hit else f"{seconds:.2f} s" for hit, seconds
+                                         in zip(cached, frame["seconds"], strict=True)],
+                           padding=3, fontsize=8)
+    for text, hit in zip(texts, cached, strict=True):
+        if hit:
+            text.set_color(PALETTE[1])
+            text.set_fontweight("bold")
     axes.invert_yaxis()
     axes.set_xlabel("time (s)")
-    axes.set_title(title + " (green = from cache)")
+    axes.margins(x=0.2)
+    axes.set_title(title)
+    from matplotlib.patches import Patch
+
+    figure.legend(handles=[Patch(color=PALETTE[0], label="ran"),
+                           Patch(color=PALETTE[1], label="CACHED: layer from the build cache")],
+                  loc="outside lower center", ncols=2, fontsize=8)
+    return figure
+
+
+def build_seconds_chart(frame: pd.DataFrame, *, label: str = "build",
+                        columns: tuple[str, ...] = ("pip_seconds", "build_seconds"),
+                        names: tuple[str, ...] = ("pip install step", "whole build"),
+                        title: str = "Build time") -> Figure:
+    """Grouped horizontal bars of seconds, one group per row of ``frame`` (e.g. per build)."""
+    figure = Figure(figsize=(8, 0.8 * len(frame) + 1.6), layout="constrained")
+    axes = figure.subplots()
+    height = 0.8 / len(columns)
+    positions = range(len(frame))
+    for offset, (column, name) in enumerate(zip(columns, names, strict=True)):
+        ys = [p + offset * height for p in positions]
+        bars = axes.barh(ys, frame[column], height=height, color=PALETTE[offset % len(PALETTE)],
+                         label=name)
+        axes.bar_label(bars, labels=[f"{value:.1f} s" for value in frame[column]], padding=3,
+                       fontsize=8)
+    axes.set_yticks([p + height * (len(columns) - 1) / 2 for p in positions],
+                    [str(value) for value in frame[label]])
+    axes.invert_yaxis()
+    axes.set_xlabel("time (s)")
+    axes.margins(x=0.2)
+    axes.set_title(title)
+    figure.legend(loc="outside lower center", ncols=len(columns), fontsize=8)
     return figure
 
 

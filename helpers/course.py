@@ -33,6 +33,7 @@ from .errors import BuildFailed as BuildFailed  # re-exported: notebooks catch i
 from .errors import CourseError
 from .replay import action
 from .resolver import ResolvedImage
+from .units import human_bytes, human_seconds
 
 
 @dataclass
@@ -65,17 +66,23 @@ def start(notebook: str) -> EngineFacts:
         session.show_cli = True
     if session.mode == "replay":
         recording = session.recording
+        why = replay.why_replay()
         display.note(f"Replay: this notebook shows a session recorded on "
                      f"{recording.recorded_at if recording else '?'} with Docker Engine "
                      f"{facts.server_version} ({_store_words(facts)}). No engine is used "
                      "here: commands and results "
-                     "are from that run. With a running engine, the same cells run live.",
+                     "are from that run. With a running engine, the same cells run live."
+                     + (f" Why replay: {why}" if why else ""),
                      kind="warn")
     else:
         display.note(f"Live: Docker Engine {facts.server_version} (API {facts.api_version}, "
                      f"{facts.os_type}/{facts.architecture}, {_store_words(facts)}). "
                      "Everything below runs for real.", kind="ok")
     display.show_cli(["docker version", "docker info"])
+    if journal.problem():
+        display.note(f"The command journal cannot be written ({journal.problem()}): the "
+                     "notebook runs, but notebook 10's command recap will miss its commands.",
+                     kind="warn")
     return facts
 
 
@@ -136,8 +143,15 @@ def _build(tag: str, *, context: Path, dockerfile: str | None = None,
            no_cache: bool = False, secrets: dict[str, str | Path] | None = None) -> BuildResult:
     args = dict(build_args or {})
     dockerfile_text = (context / (dockerfile or "Dockerfile"))
-    if dockerfile_text.is_file() and "PYTHON_IMAGE" in dockerfile_text.read_text() \
-            and "PYTHON_IMAGE" not in args:
+    try:
+        wants_python = dockerfile_text.is_file() and "PYTHON_IMAGE" in \
+            dockerfile_text.read_text(encoding="utf-8", errors="replace")
+    except OSError as exc:
+        from .files import os_error_hint, os_error_text
+
+        raise BuildFailed(f"Cannot read the Dockerfile: {os_error_text(exc)}.",
+                          hint=os_error_hint(exc)) from None
+    if wants_python and "PYTHON_IMAGE" not in args:
         python = resolver.resolve("python")
         if not python.is_official:
             args["PYTHON_IMAGE"] = python.reference
@@ -168,12 +182,33 @@ def build_after_edit(tag: str, *, app: str = "flask-app", file: str = "app.py") 
     """
     stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime())
     with tempfile.TemporaryDirectory(prefix=f"course-{app}-edited-") as scratch:
-        context = edited_copy(app_dir(app), Path(scratch), file,
-                              f"# edited at {stamp} UTC (notebook {labels.current_notebook()})")
+        try:
+            context = edited_copy(app_dir(app), Path(scratch), file,
+                                  f"# edited at {stamp} UTC (notebook "
+                                  f"{labels.current_notebook()})")
+        except OSError as exc:  # shutil.Error too: an unreadable file, a full temp folder
+            from .files import os_error_hint
+
+            raise CourseError(f"Could not copy the app folder {app_dir(app)} to edit it: "
+                              f"{str(exc)[:300]}.", hint=os_error_hint(exc)
+                              if exc.errno else "check that every file of the app folder is "
+                              "readable and that the temporary folder has space.") from None
         return _build(tag, context=context)
 
 
 CACHED = "CACHED"
+
+
+def build_facts(result: BuildResult) -> pd.DataFrame:
+    """A build at a glance: image, size, time, how many steps came from the cache, warnings."""
+    return display.key_value_table([
+        ("image", result.tag),
+        ("image id", result.image_id.removeprefix("sha256:")[:12]),
+        ("size (docker image ls)", human_bytes(result.size_bytes)),
+        ("build time", human_seconds(result.seconds)),
+        ("steps", f"{len(result.steps)}, of which {result.cached_steps} {CACHED}"),
+        ("BuildKit warnings", "; ".join(result.warnings) or "none"),
+    ])
 
 
 def build_steps_table(result: BuildResult, *, width: int = 70) -> pd.DataFrame:
@@ -270,11 +305,15 @@ def exec_in(name: str, command: list[str] | str, user: str | None = None) -> Exe
 
 @action
 def stop_container(name: str) -> ContainerInfo:
+    """``docker stop`` a course container; :class:`CourseError` for a missing container or one
+    the course did not create (left untouched)."""
     return containers.stop(name)
 
 
 @action
 def remove_container(name: str) -> None:
+    """``docker rm -f`` a course container (nothing when it is gone); :class:`CourseError`,
+    touching nothing, for a container the course did not create."""
     containers.remove(name)
 
 

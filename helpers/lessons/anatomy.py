@@ -1,34 +1,45 @@
 """Notebook 04: multi-stage builds, and where an image's bytes go.
 
 The actions build the sample app in one stage and in two, analyse any image by streaming
-``docker save`` (nothing is unpacked to disk), and build the "what not to do" image that
-deletes a secret in a later layer. They return plain data: a
-:class:`~helpers.engine.build.BuildResult` or an :class:`~helpers.anatomy.ImageAnatomy` (a
-dataclass the replay codec records as it is). The table helpers below are pure: they turn an
-anatomy into readable DataFrames, sizes humanized.
+``docker save`` (nothing is unpacked to disk), build the "what not to do" image that deletes a
+secret in a later layer and its fix with a build secret mount, and time a dependency rebuild
+with and without a pip cache mount. They return plain data: a
+:class:`~helpers.engine.build.BuildResult`, an :class:`~helpers.anatomy.ImageAnatomy` or a
+:class:`CacheMountTrial` (dataclasses the replay codec records as they are). The table helpers
+below are pure: they turn results into readable DataFrames, sizes humanized.
 """
 
 from __future__ import annotations
 
 import base64
+import re
 import secrets
 import shutil
 import tempfile
 import textwrap
+import time
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
+from statistics import median
 
 import pandas as pd
 
 from .. import course, display, journal, resolver
 from ..anatomy import ImageAnatomy, analyse_image
+from ..display import FactsView
 from ..engine import images
-from ..engine.build import BuildResult
+from ..engine.build import BuildResult, BuildStep
+from ..errors import CourseError
 from ..replay import action
 
 APP = "flask-app"
 SINGLE = "Dockerfile.single"
 MULTISTAGE = "Dockerfile.multistage"
+CACHE_MOUNT = "Dockerfile.cachemount"  # Dockerfile.multistage with a pip cache mount
 LEAKY_APP = "leaky-secret"
+FIXED = "Dockerfile.fixed"  # the leaky job done with build secret mounts
 KEEP = 30  # rows of each list kept in a recording: the totals always cover the whole image
 
 
@@ -63,21 +74,202 @@ def throwaway_env() -> str:
     return f"DB_USER=deploy\nDB_PASSWORD={secrets.token_urlsafe(18)}\n"
 
 
+def write_throwaway_secrets(folder: Path) -> dict[str, Path]:
+    """A throwaway deploy key (``id_rsa``) and ``.env`` file in ``folder``: secret id → file."""
+    key, env = folder / "id_rsa", folder / ".env"
+    key.write_text(throwaway_key(), encoding="utf-8")
+    key.chmod(0o600)
+    env.write_text(throwaway_env(), encoding="utf-8")
+    return {"deploy_key": key, "app_env": env}
+
+
+def _shell_args() -> dict[str, str]:
+    shell = resolver.resolve("shell")
+    return {} if shell.is_official else {"SHELL_IMAGE": shell.reference}
+
+
 @action
 def build_leaky(tag: str = "docker-course/leaky-04:1.0") -> BuildResult:
     """Build ``data/apps/leaky-secret`` from a temporary context with a throwaway key and .env.
 
     The generated files exist only in that context, for the length of the build.
     """
-    shell = resolver.resolve("shell")
+    args = _shell_args()
     with tempfile.TemporaryDirectory(prefix="course-leaky-secret-") as folder:
         context = Path(folder)
         shutil.copy(course.app_dir(LEAKY_APP) / "Dockerfile", context / "Dockerfile")
-        (context / "id_rsa").write_text(throwaway_key(), encoding="utf-8")
-        (context / "id_rsa").chmod(0o600)
-        (context / ".env").write_text(throwaway_env(), encoding="utf-8")
-        args = {} if shell.is_official else {"SHELL_IMAGE": shell.reference}
+        write_throwaway_secrets(context)
         return course.build_image(tag, context=context, build_args=args)
+
+
+@action
+def build_fixed(tag: str = "docker-course/leaky-04:fixed") -> BuildResult:
+    """Build ``leaky-secret/Dockerfile.fixed``: the key and .env file as build secrets.
+
+    A fresh throwaway key and .env file are written to a temporary folder outside the build
+    context and passed with ``--secret id=deploy_key,src=…`` and ``--secret id=app_env,src=…``;
+    the folder is deleted after the build.
+    """
+    args = _shell_args()
+    with tempfile.TemporaryDirectory(prefix="course-build-secrets-") as folder:
+        files = write_throwaway_secrets(Path(folder))
+        return course.build_image(tag, app=LEAKY_APP, dockerfile=FIXED, build_args=args,
+                                  secrets=files)
+
+
+# --- a pip cache mount, timed -----------------------------------------------------------------
+
+# The change the experiment makes to requirements-mysqlclient.txt: one more dependency (requests,
+# with its own pins as in requirements-bumped.txt).
+ADDED_REQUIREMENTS = ("requests==2.34.2", "urllib3==2.8.0", "idna==3.20",
+                      "certifi==2026.10.19.post1", "charset-normalizer==3.5.3")
+CHANGED_FILE = "requirements-mysqlclient.txt"
+WITHOUT, WITH = "without cache mount", "with cache mount"
+FIRST = "first build"
+
+_DOWNLOADING = re.compile(r"^\s*Downloading (\S+)")
+_USING_CACHED = re.compile(r"^\s*Using cached (\S+)")
+_CREATED_WHEEL = re.compile(r"^\s*Created wheel for ([^:\s]+)")
+
+
+@dataclass
+class PipActivity:
+    """What pip's own output says it did: packages downloaded, taken from its cache, built."""
+
+    downloaded: list[str] = field(default_factory=list)
+    from_cache: list[str] = field(default_factory=list)
+    built: list[str] = field(default_factory=list)
+
+
+def pip_activity(lines: Iterable[str]) -> PipActivity:
+    """Read ``pip install`` output. Metadata-only downloads (``….metadata``) are not counted."""
+    activity = PipActivity()
+    for line in lines:
+        for pattern, found in ((_DOWNLOADING, activity.downloaded),
+                               (_USING_CACHED, activity.from_cache),
+                               (_CREATED_WHEEL, activity.built)):
+            match = pattern.match(line)
+            if match and not match.group(1).endswith(".metadata"):
+                found.append(match.group(1))
+    return activity
+
+
+@dataclass
+class PipStepRun:
+    """One build of the cache-mount experiment, as BuildKit and pip's own output report it.
+
+    ``round`` is 0 for the first builds, then 1, 2… for the rebuilds after the change.
+    ``build_seconds`` is the whole build's wall time, ``pip_seconds`` the pip step's (both in
+    seconds); ``pip_cached`` is true when BuildKit took the pip step's layer from the build cache
+    (the step did not run, so pip did nothing).
+    """
+
+    variant: str
+    round: int
+    tag: str
+    dockerfile: str
+    build_seconds: float
+    pip_seconds: float
+    pip_cached: bool
+    downloaded: int
+    from_pip_cache: int
+    wheels_built: list[str]
+    cli: str
+
+    @property
+    def build(self) -> str:
+        return FIRST if self.round == 0 else f"round {self.round}"
+
+
+@dataclass
+class CacheMountTrial(FactsView):
+    """Two Dockerfiles that differ only in a pip cache mount, each built once, then rebuilt
+    after the same change to the requirements in several rounds, in one run on one engine."""
+
+    changed_file: str
+    added: list[str]
+    rounds: int
+    runs: list[PipStepRun]
+
+    def rebuilds(self, variant: str) -> list[PipStepRun]:
+        """The rebuilds after the change, round by round."""
+        return [r for r in self.runs if r.variant == variant and r.round > 0]
+
+    def frame(self) -> pd.DataFrame:
+        """One row per build, in the order they ran (raw numbers, seconds)."""
+        rows = [{"build": r.build, "variant": r.variant, "pip_step": "CACHED" if r.pip_cached
+                 else "ran", "pip_seconds": r.pip_seconds, "build_seconds": r.build_seconds,
+                 "downloaded": r.downloaded, "from_pip_cache": r.from_pip_cache,
+                 "wheels_built": ", ".join(r.wheels_built)} for r in self.runs]
+        return pd.DataFrame(rows)
+
+    def medians(self) -> pd.DataFrame:
+        """Per variant, the median seconds of the rebuilds (pip step and whole build)."""
+        rows = []
+        for variant in (WITHOUT, WITH):
+            runs = self.rebuilds(variant)
+            if runs:
+                rows.append({"variant": variant, "rebuilds": len(runs),
+                             "pip_seconds": median(r.pip_seconds for r in runs),
+                             "build_seconds": median(r.build_seconds for r in runs)})
+        return pd.DataFrame(rows, columns=["variant", "rebuilds", "pip_seconds",
+                                           "build_seconds"])
+
+
+def _pip_step(result: BuildResult) -> BuildStep:
+    for step in result.steps:
+        if re.search(r"\bpip\b.*\binstall\b", step.instruction):
+            return step
+    raise CourseError(f"The build of {result.tag} has no `pip install` step to measure.",
+                      hint="keep the pip install RUN step in the Dockerfile.")
+
+
+def _timed_build(variant: str, number: int, context: Path, dockerfile: str,
+                 tag: str) -> PipStepRun:
+    result = course.build_image(tag, context=context, dockerfile=dockerfile)
+    step = _pip_step(result)
+    activity = pip_activity(step.output)
+    return PipStepRun(variant=variant, round=number, tag=tag, dockerfile=dockerfile,
+                      build_seconds=result.seconds, pip_seconds=step.seconds,
+                      pip_cached=step.cached, downloaded=len(activity.downloaded),
+                      from_pip_cache=len(activity.from_cache), wheels_built=activity.built,
+                      cli=result.cli)
+
+
+@action
+def measure_cache_mount(tag: str = "docker-course/flask-app-04", *,
+                        rounds: int = 3) -> CacheMountTrial:
+    """Build ``Dockerfile.multistage`` and ``Dockerfile.cachemount`` (``TAG:pip-plain`` and
+    ``TAG:pip-cachemount``), then change the requirements and build both again, ``rounds`` times.
+
+    Everything runs on a temporary copy of the app folder, and every build's requirements
+    file ends with a comment holding the time, so the build cache has never seen it and the
+    pip step really runs. The first builds (round 0) install the unchanged requirements; the
+    cache-mount one goes first and fills the cache mount (it may already hold wheels from
+    earlier runs). Each round then adds ``requests`` with its pins to the original file: the
+    same work for pip every round. The two variants take turns going first.
+    """
+    variants = {WITHOUT: (MULTISTAGE, f"{tag}:pip-plain"),
+                WITH: (CACHE_MOUNT, f"{tag}:pip-cachemount")}
+    with tempfile.TemporaryDirectory(prefix="course-pip-cache-mount-") as folder:
+        context = Path(folder)
+        shutil.copytree(course.app_dir(APP), context, dirs_exist_ok=True)
+        requirements = context / CHANGED_FILE
+        original = requirements.read_text(encoding="utf-8")
+        runs: list[PipStepRun] = []
+        for number in range(rounds + 1):
+            stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime())
+            if number == 0:  # the unchanged requirements; the comment makes the step run
+                text = f"{original}# first build of the cache mount experiment, {stamp} UTC\n"
+            else:
+                text = (f"{original}# added for round {number} of the cache mount experiment, "
+                        f"{stamp} UTC\n" + "".join(f"{line}\n" for line in ADDED_REQUIREMENTS))
+            requirements.write_text(text, encoding="utf-8")
+            order = (WITH, WITHOUT) if number % 2 == 0 else (WITHOUT, WITH)
+            runs += [_timed_build(variant, number, context, *variants[variant])
+                     for variant in order]
+    return CacheMountTrial(changed_file=CHANGED_FILE, added=list(ADDED_REQUIREMENTS),
+                           rounds=rounds, runs=runs)
 
 
 # --- tables (pure) ----------------------------------------------------------------------------
@@ -126,3 +318,22 @@ def secrets_table(anatomy: ImageAnatomy) -> pd.DataFrame:
     frame = anatomy.secrets_frame()
     return frame[["path_or_key", "layer", "kind", "visible", "source", "detail", "note"]]
 
+
+
+def secret_counts(*anatomies: ImageAnatomy) -> pd.DataFrame:
+    """How many secrets the analysis found in each image, and where: layer files (visible or
+    not), the image config's Env, the build history."""
+    rows = []
+    for anatomy in anatomies:
+        where = Counter(finding.source for finding in anatomy.secrets)
+        rows.append({"image": anatomy.image, "in layer files": where["file"],
+                     "in config Env": where["env"], "in history": where["history"],
+                     "total": len(anatomy.secrets)})
+    return pd.DataFrame(rows).set_index("image")
+
+
+def cache_mount_table(trial: CacheMountTrial) -> pd.DataFrame:
+    """Every build of the cache-mount experiment, in the order they ran: seconds, and what pip
+    did (downloaded, took from its cache, compiled)."""
+    frame = trial.frame().set_index(["build", "variant"])
+    return display.humanize(frame, second_columns=("pip_seconds", "build_seconds"))
