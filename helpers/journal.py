@@ -29,6 +29,7 @@ class Command:
 
 
 _captures: list[list[Command]] = []
+_problem: str = ""  # why the journal file could not be written, once it could not
 
 
 def journal_path() -> Path:
@@ -44,10 +45,26 @@ def record(cli: str, *, ok: bool = True, seconds: float = 0.0) -> Command:
 
 
 def append(command: Command) -> None:
+    """Hand the command to open captures and append it to the journal file.
+
+    The file is a convenience (notebook 10's recap): when it cannot be written (a full or
+    read-only state folder), the action still runs and :func:`problem` says why.
+    """
+    global _problem
     for captured in _captures:
         captured.append(command)
-    with journal_path().open("a", encoding="utf-8") as out:
-        out.write(json.dumps(asdict(command)) + "\n")
+    try:
+        with journal_path().open("a", encoding="utf-8") as out:
+            out.write(json.dumps(asdict(command)) + "\n")
+    except OSError as exc:
+        from .files import os_error_text
+
+        _problem = os_error_text(exc)
+
+
+def problem() -> str:
+    """Why the journal file could not be written (``""`` when it could)."""
+    return _problem
 
 
 @contextmanager
@@ -63,11 +80,13 @@ def capture() -> Iterator[list[Command]]:
 
 def read(notebook: str | None = None) -> list[Command]:
     """Every journalled command, oldest first; unreadable lines are skipped, not fatal."""
-    path = journal_path()
-    if not path.exists():
+    try:
+        path = journal_path()
+        text = path.read_text(encoding="utf-8") if path.exists() else ""
+    except OSError:
         return []
     commands = []
-    for line in path.read_text(encoding="utf-8").splitlines():
+    for line in text.splitlines():
         try:
             command = Command(**json.loads(line))
         except (ValueError, TypeError):
@@ -78,12 +97,21 @@ def read(notebook: str | None = None) -> list[Command]:
 
 
 def forget(notebook: str | None = None) -> None:
-    """Drop a notebook's lines (a re-run from the top starts its recap afresh)."""
-    path = journal_path()
-    if not path.exists():
-        return
-    if notebook is None:
-        path.unlink()
-        return
-    kept = [c for c in read() if c.notebook != notebook]
-    path.write_text("".join(json.dumps(asdict(c)) + "\n" for c in kept), encoding="utf-8")
+    """Drop a notebook's lines (a re-run from the top starts its recap afresh).
+
+    Best effort, like :func:`append`: an unwritable state folder is noted in :func:`problem`.
+    """
+    global _problem
+    from .files import os_error_text, write_text
+
+    try:
+        path = journal_path()
+        if not path.exists():
+            return
+        if notebook is None:
+            path.unlink()
+            return
+        kept = [c for c in read() if c.notebook != notebook]
+        write_text(path, "".join(json.dumps(asdict(c)) + "\n" for c in kept))
+    except OSError as exc:
+        _problem = os_error_text(exc)

@@ -54,14 +54,27 @@ def replay_requested() -> bool:
     return os.environ.get("COURSE_MODE", "").strip().lower() == "replay"
 
 
+_why_replay = ""  # why the last automatic choice was replay (no engine answered: the reason)
+
+
 def requested_mode() -> str:
     """COURSE_MODE if set; otherwise live when an engine answers, replay when none does."""
+    global _why_replay
     wanted = os.environ.get("COURSE_MODE", "").strip().lower()
     if wanted in MODES:
         return wanted
-    from .engine.client import engine_available
+    from .engine.failures import why_no_engine
 
-    return "live" if engine_available() else "replay"
+    _why_replay = why_no_engine()
+    return "replay" if _why_replay else "live"
+
+
+def why_replay() -> str:
+    """Why this session replays although nobody asked for it: the engine error's first line.
+
+    ``make lab`` passes the reason it found in ``COURSE_REPLAY_REASON`` when it chooses replay.
+    """
+    return os.environ.get("COURSE_REPLAY_REASON", "").strip() or _why_replay
 
 
 def notebook_file(notebook: str) -> Path | None:
@@ -185,18 +198,27 @@ def remember(name: str, result: Any) -> None:
 
 
 def _remember_encoded(name: str, encoded: Any) -> None:
-    path = results_path(_session.notebook)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Best effort: a full or read-only state folder must not stop the notebook's helpers."""
+    from .files import write_text
+
     try:
-        stored = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
-    except ValueError:
-        stored = {}
-    stored.setdefault(name, []).append(encoded)
-    path.write_text(json.dumps(stored), encoding="utf-8")
+        path = results_path(_session.notebook)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            stored = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+        except ValueError:
+            stored = {}
+        stored.setdefault(name, []).append(encoded)
+        write_text(path, json.dumps(stored))
+    except OSError:
+        return
 
 
 def _forget_results(notebook: str) -> None:
-    results_path(notebook).unlink(missing_ok=True)
+    try:
+        results_path(notebook).unlink(missing_ok=True)
+    except OSError:
+        return
 
 
 def run_results(notebook: str) -> dict[str, list[Any]]:

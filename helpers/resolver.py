@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from . import catalog, settings, standins
 from .display import FactsView
 from .engine import images
+from .engine.cleanup import BASE_NOTEBOOK
 from .errors import CourseError, ImageUnavailable
 
 
@@ -51,7 +52,7 @@ def resolve(key: str, *, allow_build: bool = True) -> ResolvedImage:
 
     if settings.allow_pull():
         try:
-            images.pull(wanted.official)
+            images.pull(wanted.official, owner=BASE_NOTEBOOK)
             return done(wanted.official, "pulled")
         except ImageUnavailable as exc:
             tried.append(f"pull {wanted.official}: {exc.message}")
@@ -63,7 +64,7 @@ def resolve(key: str, *, allow_build: bool = True) -> ResolvedImage:
         archive = archive_dir / f"{key}.tar"
         if archive.is_file():
             try:
-                images.load(archive)
+                images.load(archive, owner=BASE_NOTEBOOK)
             except ImageUnavailable as exc:
                 tried.append(f"load {archive}: {exc.message}")
             for reference in (wanted.official, wanted.standin):

@@ -66,6 +66,30 @@ def host_extra_certificates(rootfs_bundle: bytes) -> list[bytes]:
     return extra
 
 
+HOST_CA_FOLDER = "usr/local/share/ca-certificates/"
+HOST_CA_PREFIX = "host-extra-"
+
+
+def host_ca_count(tarball: Path) -> int:
+    """How many of the host's extra CA certificates a stand-in root filesystem tar carries.
+
+    Read from the tar's member names (``usr/local/share/ca-certificates/host-extra-N.crt``,
+    written by :func:`_trust_host_certificates`), so an older cached tar is counted too.
+    """
+    import tarfile
+
+    count = 0
+    try:
+        with tarfile.open(tarball) as tar:
+            for member in tar:
+                name = member.name.lstrip("./")
+                if name.startswith(HOST_CA_FOLDER + HOST_CA_PREFIX) and member.isfile():
+                    count += 1
+    except (OSError, tarfile.TarError):
+        return 0
+    return count
+
+
 def python_rootfs_tar(suite: str | None = None) -> Path:
     """Path to a cached tar of a minimal Debian with python3, a venv at /opt/venv and CAs."""
     suite = suite or settings.debian_suite()
@@ -112,10 +136,10 @@ def _trust_host_certificates(target: Path) -> None:
     extra = host_extra_certificates(bundle.read_bytes() if bundle.exists() else b"")
     if not extra:
         return
-    folder = target / "usr/local/share/ca-certificates"
+    folder = target / HOST_CA_FOLDER
     folder.mkdir(parents=True, exist_ok=True)
     for number, pem in enumerate(extra):
-        (folder / f"host-extra-{number}.crt").write_bytes(pem + b"\n")
+        (folder / f"{HOST_CA_PREFIX}{number}.crt").write_bytes(pem + b"\n")
     _run(["chroot", str(target), "update-ca-certificates"], "trusting the host's extra CAs")
 
 

@@ -31,6 +31,7 @@ from .. import journal, labels, settings
 from ..display import FactsView
 from ..errors import BuildFailed, CourseError, EngineUnavailable, tail
 from ..progress import Progress
+from . import buildnet, failures, ownership
 from .client import client, docker_cli_env
 
 # "[builder 2/5] RUN pip install …", "[3/4] COPY app.py .", "[stage-1 1/3] FROM …"
@@ -124,9 +125,16 @@ def build(context: Path, tag: str, *, dockerfile: str | None = None,
     ``RUN --mount=type=secret,id=ID`` step and never stored in a layer. ``owner_notebook``
     overrides the notebook label (stand-in bases use "base" so notebook cleanups keep them).
 
-    Raises :class:`BuildFailed` (a step failed: its step, command and log tail; or the
-    Dockerfile could not be parsed), :class:`CourseError` (missing context, Dockerfile or
-    secret file; buildx missing) and :class:`EngineUnavailable` (the engine went away).
+    The image is noted in the course's record (:mod:`.ownership`); the build is noted before
+    it starts, so cleanup finds what an interrupted one left. RUN steps get the engine's
+    bridge unless :func:`.buildnet.choose` finds the host's network necessary (its reason is
+    added to ``warnings``).
+
+    Raises :class:`BuildFailed` (a step failed: its step, command and log tail; the
+    Dockerfile could not be parsed; a file of the context cannot be read; the engine's disk
+    is full), :class:`CourseError` (missing context, Dockerfile or secret file; buildx
+    missing; ``tag`` names an image the course did not build, which is left alone) and
+    :class:`EngineUnavailable` (no engine answers, or it went away during the build).
     """
     context = Path(context)
     build_args = dict(build_args or {})
@@ -143,32 +151,52 @@ def build(context: Path, tag: str, *, dockerfile: str | None = None,
             raise CourseError(f"The build secret {secret_id!r} has no file at {source}.",
                               hint="create the file (it is read at build time and stored in no "
                                    "layer), or pass another path.")
+    unreadable = unreadable_in_context(context)
+    if unreadable:
+        # buildx would send such a file as an EMPTY file and build "successfully"
+        raise BuildFailed(f"Building {tag} stopped before it started: a file of the build "
+                          f"context cannot be read ({unreadable}).",
+                          hint="make it readable (`chmod a+r FILE`), or keep it out of the "
+                               "build context with a line in .dockerignore.")
     notebook = owner_notebook or labels.current_notebook()
+    network = buildnet.choose()  # the bridge, unless the host's network is needed (and why)
     args = cli_args(context, tag, dockerfile=dockerfile, build_args=build_args, target=target,
-                    network=settings.build_network(), no_cache=no_cache,
+                    network=network.mode, no_cache=no_cache,
                     image_labels=labels.for_new_image(owner_notebook), secrets=secrets)
     cli = cli_line(args)
     previous = _image_id(tag)
+    if previous and _foreign(previous, tag, notebook):
+        raise CourseError(
+            f"An image named {tag} already exists and the course did not build it: building "
+            "would take that name from it (on the containerd image store the image would be "
+            "deleted), so the course leaves it alone.",
+            hint=f"keep it under a name of your own (`docker tag {tag} mine/NAME:TAG`, then "
+                 f"`docker rmi {tag}`), or build under another tag.")
     started = time.monotonic()
     fold = BuildFold()
-    with Progress(f"docker build -t {tag}", quiet=quiet) as progress, \
-            tempfile.TemporaryDirectory(prefix="course-build-") as scratch:
-        metadata = Path(scratch) / "metadata.json"
-        argv = ["docker", "buildx", "build", "--progress=rawjson",
-                "--metadata-file", str(metadata), *args]
-        returncode, other = _run(argv, fold, progress, timeout)
-        seconds = time.monotonic() - started
-        if returncode != 0:
-            journal.record(cli, ok=False, seconds=seconds)
-            raise _failure(tag, fold, other)
-        progress.update(f"built: {len(fold.steps)} steps, {fold.cached} from cache")
+    # noted before the build starts: if this process dies mid-build, cleanup still knows
+    pending = ownership.note(ownership.BUILD, ref=tag, notebook=notebook)
+    try:
+        with Progress(f"docker build -t {tag}", quiet=quiet) as progress, \
+                tempfile.TemporaryDirectory(prefix="course-build-") as scratch:
+            metadata = Path(scratch) / "metadata.json"
+            argv = ["docker", "buildx", "build", "--progress=rawjson",
+                    "--metadata-file", str(metadata), *args]
+            returncode, other = _run(argv, fold, progress, timeout)
+            seconds = time.monotonic() - started
+            if returncode != 0:
+                journal.record(cli, ok=False, seconds=seconds)
+                raise _failure(tag, fold, other)
+            progress.update(f"built: {len(fold.steps)} steps, {fold.cached} from cache")
+    finally:  # success, failure or interrupt: note what the tag points at now
+        _note_result(tag, previous, notebook, pending)
     journal.record(cli, seconds=seconds)
     image = _inspect(tag)
-    if previous and previous != image.id:
+    if previous and previous != image.id and ownership.is_course_image(previous, tag):
         _remember_replaced(previous, notebook)
     return BuildResult(tag=tag, image_id=image.id, size_bytes=int(image.attrs.get("Size", 0)),
                        seconds=round(seconds, 2), steps=fold.steps, cli=cli,
-                       warnings=fold.warnings)
+                       warnings=fold.warnings + ([network.reason] if network.reason else []))
 
 
 def _run(argv: list[str], fold: BuildFold, progress: Progress,
@@ -340,17 +368,124 @@ class BuildFold:
         return None
 
 
+CONTEXT_CHECK_LIMIT = 20000  # entries; a bigger context is left to buildx unchecked
+
+
+def _ignore_rules(context: Path) -> list[tuple[bool, str]]:
+    """``.dockerignore`` as (exception?, pattern) pairs, patterns relative and fnmatch-style."""
+    try:
+        lines = (context / ".dockerignore").read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return []
+    rules = []
+    for line in lines:
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        negated = line.startswith("!")
+        pattern = os.path.normpath(line.lstrip("!").strip().lstrip("/")).replace("**/", "*")
+        rules.append((negated, pattern.replace("**", "*")))
+    return rules
+
+
+def _ignored(relative: str, rules: list[tuple[bool, str]]) -> bool:
+    import fnmatch
+
+    parts = relative.split("/")
+    candidates = ["/".join(parts[:n]) for n in range(1, len(parts) + 1)]
+    ignored = False
+    for negated, pattern in rules:
+        if any(fnmatch.fnmatchcase(candidate, pattern) for candidate in candidates):
+            ignored = not negated
+    return ignored
+
+
+def unreadable_in_context(context: Path) -> str:
+    """The first file or folder of the build context that cannot be read, or "".
+
+    BuildKit's client sends an unreadable file as an empty file and the build succeeds, so the
+    course checks first. Paths excluded by ``.dockerignore`` are skipped; a context of more
+    than :data:`CONTEXT_CHECK_LIMIT` entries is not checked.
+    """
+    rules = _ignore_rules(context)
+    seen = 0
+    problem = ""
+
+    def fail(error: OSError) -> None:
+        nonlocal problem
+        if not problem:
+            problem = str(error.filename or error)
+
+    for folder, folders, names in os.walk(context, onerror=fail):
+        relative_folder = os.path.relpath(folder, context)
+        relative_folder = "" if relative_folder == "." else relative_folder + "/"
+        if not any(negated for negated, _ in rules):  # an exception may re-include below
+            folders[:] = [f for f in folders if not _ignored(relative_folder + f, rules)]
+        for name in names:
+            seen += 1
+            if problem or seen > CONTEXT_CHECK_LIMIT:
+                return problem
+            if _ignored(relative_folder + name, rules):
+                continue
+            path = os.path.join(folder, name)
+            if not os.path.isfile(path) or os.path.islink(path):
+                continue
+            try:
+                os.close(os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)))
+            except OSError:
+                return path
+    return problem
+
+
+def _foreign(image_id: str, tag: str, notebook: str) -> bool:
+    """True when the image the tag names now is not the course's to replace.
+
+    The course's own record decides; an image from before the record existed still counts as
+    the course's when it carries this build's own image labels (the same notebook).
+    """
+    if ownership.is_course_image(image_id, tag):
+        return False
+    try:
+        found = client().images.get(image_id).labels or {}
+    except docker.errors.APIError:
+        return False
+    return not (found.get(labels.IMAGE_KEY) == labels.COURSE_VALUE
+                and found.get(labels.IMAGE_NOTEBOOK_KEY) == notebook)
+
+
+def _note_result(tag: str, previous: str | None, notebook: str,
+                 pending: ownership.Entry) -> None:
+    """Note the image the tag points at now if this build moved it; then drop the pending
+    entry. When the engine is gone the pending entry stays, for cleanup after a restart."""
+    with contextlib.suppress(CourseError):
+        current = _image_id(tag)
+        if current and current != previous:
+            ownership.note_image(tag, current, notebook)
+        ownership.forget([pending])
+
+
 def _failure(tag: str, fold: BuildFold, other: list[str]) -> CourseError:
     plain = "\n".join(other)
     summary = next((line.removeprefix("ERROR: ").strip() for line in reversed(other)
                     if line.startswith("ERROR")), "")
     lowered = plain.lower()
     if any(needle in lowered for needle in ENGINE_GONE) or _engine_gone():
-        return EngineUnavailable(
-            f"The Docker Engine went away while building {tag}.",
-            hint="start the engine again, then re-run the cell; `python -m helpers cleanup` "
-                 "removes what the interrupted build left.",
-            log_tail=tail(plain, 5))
+        gone = failures.unavailable(None, plain or "the connection was cut", went_away=True,
+                                    during=f"building {tag}")
+        gone.log_tail = tail(plain, 5)
+        return gone
+    unreadable = _unreadable(plain)
+    if unreadable:
+        return BuildFailed(f"Building {tag} failed: a file of the build context cannot be "
+                           f"read ({unreadable}).",
+                           hint="make it readable (`chmod a+r FILE`), or keep it out of the "
+                                "build context with a line in .dockerignore.",
+                           log_tail=tail(plain, 5))
+    if "no space left on device" in lowered:
+        return BuildFailed(f"Building {tag} failed: the engine's disk is full.",
+                           hint="free space: `docker system df` shows what uses it; `docker "
+                                "builder prune` and removing unused images free it.",
+                           log_tail=tail(plain, 5))
     if "buildx" in lowered and ("unknown command" in lowered or "is not a docker command"
                                 in lowered):
         return CourseError("The docker CLI has no buildx plugin, so BuildKit builds cannot run.",
@@ -372,6 +507,13 @@ def _failure(tag: str, fold: BuildFold, other: list[str]) -> CourseError:
     # BuildKit prints the Dockerfile lines around a parse error: keep them in the message's log
     return BuildFailed(f"Building {tag} failed before any step ran: {message}", hint=hint,
                        log_tail=tail(plain, 12))
+
+
+def _unreadable(plain: str) -> str:
+    """The path in BuildKit's "open PATH: permission denied" (context or Dockerfile), or ""."""
+    match = re.search(r"(?:open|lstat|read) ([^:\n]+): (?:permission denied|operation not "
+                      r"permitted)", plain)
+    return match.group(1).strip() if match else ""
 
 
 def _engine_gone() -> bool:

@@ -13,6 +13,7 @@ import requests
 from .. import journal, labels, ports
 from ..display import FactsView
 from ..errors import CourseError, NotReady, PortInUse, tail
+from . import ownership
 from .client import client
 
 
@@ -84,17 +85,36 @@ def _is_secret(key: str) -> bool:
     return any(word in key.upper() for word in ("PASSWORD", "SECRET", "TOKEN"))
 
 
+def not_ours(name: str) -> CourseError:
+    """The error for a container of that name that the course did not make (left untouched)."""
+    return CourseError(f"A container named {name!r} already exists and the course did not "
+                       "create it, so the course leaves it alone.",
+                       hint=f"rename or remove it yourself (`docker rename {name} NEW-NAME` or "
+                            f"`docker rm -f {name}`), or choose another name.")
+
+
+def is_ours(name_or_id: str) -> bool | None:
+    """True for a course container, False for anyone else's, None when there is none."""
+    try:
+        existing = client().containers.get(name_or_id)
+    except docker.errors.NotFound:
+        return None
+    return ownership.owns_container(existing)
+
+
 def remove_if_ours(name: str) -> None:
-    """Make room for a re-run: remove a course container of that name; refuse anyone else's."""
+    """Make room for a re-run: remove a course container of that name; refuse anyone else's.
+
+    Raises :class:`CourseError` (touching nothing) when the container is not the course's.
+    """
     try:
         existing = client().containers.get(name)
     except docker.errors.NotFound:
         return
-    if (existing.labels or {}).get(labels.COURSE_KEY) != labels.COURSE_VALUE:
-        raise CourseError(f"A container named {name!r} already exists and the course did not "
-                          "create it.", hint=f"rename or remove it yourself (`docker rm -f {name}`)"
-                                             ", or choose another name.")
-    existing.remove(force=True)
+    if not ownership.owns_container(existing):
+        raise not_ours(name)
+    with contextlib.suppress(docker.errors.NotFound):
+        existing.remove(force=True, v=True)
 
 
 def run(image: str, *, name: str | None = None, ports_wanted: dict[int, int | None] | None = None,
@@ -140,6 +160,7 @@ def run(image: str, *, name: str | None = None, ports_wanted: dict[int, int | No
     container = None
     try:
         container = client().containers.create(**kwargs)
+        ownership.note_container(container.id, name or "")
         container.start()
     except docker.errors.ImageNotFound:
         _discard(container)
@@ -243,17 +264,40 @@ def exec_in(name_or_id: str, command: list[str] | str, *, user: str | None = Non
     return int(result.exit_code or 0), result.output.decode("utf-8", "replace")
 
 
+def _course_container(name_or_id: str):
+    """The course's container of that name; :class:`CourseError` when missing or not ours."""
+    try:
+        container = client().containers.get(name_or_id)
+    except docker.errors.NotFound:
+        raise CourseError(f"No container called {name_or_id!r}.",
+                          hint="`docker ps -a` lists the containers you have.") from None
+    if not ownership.owns_container(container):
+        raise not_ours(name_or_id)
+    return container
+
+
 def stop(name_or_id: str, timeout: int = 5) -> ContainerInfo:
-    container = client().containers.get(name_or_id)
+    """``docker stop`` a course container; :class:`CourseError` for a missing or foreign one."""
+    container = _course_container(name_or_id)
     container.stop(timeout=timeout)
     journal.record(f"docker stop {name_or_id}")
     return _info(container, cli=f"docker stop {name_or_id}")
 
 
 def remove(name_or_id: str) -> None:
-    """``docker rm -f -v``: anonymous volumes (an image's VOLUME) go with the container."""
+    """``docker rm -f -v`` a course container: anonymous volumes (an image's VOLUME) go with it.
+
+    A missing container is fine (nothing to do); one the course did not make raises
+    :class:`CourseError` and is left untouched.
+    """
     try:
-        client().containers.get(name_or_id).remove(force=True, v=True)
+        container = client().containers.get(name_or_id)
+    except docker.errors.NotFound:
+        return
+    if not ownership.owns_container(container):
+        raise not_ours(name_or_id)
+    try:
+        container.remove(force=True, v=True)
     except docker.errors.NotFound:
         return
     journal.record(f"docker rm -f {name_or_id}")

@@ -5,6 +5,7 @@ Each action notes its CLI equivalent in the journal.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ import docker.errors
 from .. import journal, labels
 from ..display import FactsView
 from ..errors import CourseError, ImageUnavailable
+from . import failures, ownership
 from .client import client
 
 
@@ -37,8 +39,35 @@ class ImageFacts(FactsView):
         return self.id.split(":")[-1][:12]
 
 
+_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+_HOST_PART = r"[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?"
+_DOMAIN = rf"(?:{_HOST_PART}(?:\.{_HOST_PART})*|\[[0-9a-fA-F:]+\])(?::[0-9]+)?"
+# The grammar of distribution's reference package: [domain/]path[:tag][@digest]
+REFERENCE = re.compile(rf"^(?:{_DOMAIN}/)?{_COMPONENT}(?:/{_COMPONENT})*"
+                       r"(?::\w[\w.-]{0,127})?(?:@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z]"
+                       r"[A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?$")
+IMAGE_ID = re.compile(r"^(?:sha256:)?[0-9a-f]{4,64}$")
+
+
+def check_reference(reference: str) -> None:
+    """Raise :class:`ImageUnavailable` for text that cannot name an image at all.
+
+    The engine answers such a name with a bare HTTP 400 ("invalid reference format"); this
+    says it in the course's words before anything is asked. Image ids pass too.
+    """
+    if not (REFERENCE.match(reference or "") or IMAGE_ID.match(reference or "")):
+        raise ImageUnavailable(
+            f"{reference!r} is not a valid image reference.",
+            hint="an image reference looks like `name`, `name:tag`, `registry:5000/name:tag` "
+                 "or `name@sha256:…`, with a lowercase name (`docker image ls` lists yours).")
+
+
 def inspect(reference: str) -> ImageFacts | None:
-    """Facts about a local image, or None when the engine has no such image."""
+    """Facts about a local image, or None when the engine has no such image.
+
+    Raises :class:`ImageUnavailable` for a malformed reference.
+    """
+    check_reference(reference)
     try:
         image = client().images.get(reference)
     except docker.errors.ImageNotFound:
@@ -46,6 +75,10 @@ def inspect(reference: str) -> ImageFacts | None:
     except docker.errors.APIError as exc:
         if exc.status_code == 404:
             return None
+        if exc.status_code == 400:
+            raise ImageUnavailable(f"{reference!r} is not a valid image reference "
+                                   f"({exc.explanation or exc}).",
+                                   hint="check the name: `docker image ls` lists yours.") from None
         raise
     attrs = image.attrs
     config = attrs.get("Config") or {}
@@ -71,14 +104,20 @@ def require(reference: str) -> ImageFacts:
     return facts
 
 
-def pull(reference: str, timeout: float = 120) -> ImageFacts:
-    """``docker pull``; any failure (offline, rate limit, unknown name) is one ImageUnavailable."""
+def pull(reference: str, timeout: float = 120, *, owner: str | None = None) -> ImageFacts:
+    """``docker pull``; any failure (offline, rate limit, unknown name) is one ImageUnavailable.
+
+    ``owner`` is the notebook the pulled image is noted under (``base`` for the course's
+    base images). Raises :class:`EngineUnavailable` when the engine stops answering.
+    """
     started = time.monotonic()
     repository, _, tag = reference.rpartition(":") if ":" in reference.split("/")[-1] else (
         reference, "", "latest")
     try:
         client().api.pull(repository, tag=tag or "latest", stream=False)
+        ownership.note_image_of(client(), reference, owner)
     except (docker.errors.APIError, docker.errors.DockerException, OSError) as exc:
+        _raise_if_engine_gone(exc)
         journal.record(f"docker pull {reference}", ok=False,
                        seconds=time.monotonic() - started)
         raise ImageUnavailable(f"Could not pull {reference}: {str(exc).splitlines()[0][:200]}",
@@ -88,13 +127,27 @@ def pull(reference: str, timeout: float = 120) -> ImageFacts:
     return require(reference)
 
 
-def load(archive: Path) -> list[str]:
-    """``docker load -i ARCHIVE``; returns the tags that were loaded."""
+def _raise_if_engine_gone(exc: BaseException) -> None:
+    mapped = failures.translate(exc)
+    if mapped is not None:
+        raise mapped from None
+
+
+def load(archive: Path, *, owner: str | None = None) -> list[str]:
+    """``docker load -i ARCHIVE``; returns the tags that were loaded (noted under ``owner``).
+
+    Raises :class:`ImageUnavailable` for an unreadable or malformed archive and
+    :class:`EngineUnavailable` when the engine stops answering.
+    """
     started = time.monotonic()
     try:
         with archive.open("rb") as stream:
             loaded = client().images.load(stream)
+        for image in loaded:
+            for tag_name in image.tags:
+                ownership.note_image(tag_name, str(image.id), owner)
     except (docker.errors.APIError, OSError) as exc:
+        _raise_if_engine_gone(exc)
         journal.record(f"docker load -i {archive}", ok=False)
         raise ImageUnavailable(f"Could not load {archive}: {str(exc).splitlines()[0][:200]}",
                                hint="is it a `docker save` archive? re-create it with "
@@ -103,14 +156,20 @@ def load(archive: Path) -> list[str]:
     return [tag for image in loaded for tag in image.tags]
 
 
-def import_rootfs(tarball: Path, reference: str, changes: list[str]) -> ImageFacts:
-    """``docker import`` a root filesystem tar, with Dockerfile-style ``--change`` lines."""
+def import_rootfs(tarball: Path, reference: str, changes: list[str], *,
+                  owner: str | None = None) -> ImageFacts:
+    """``docker import`` a root filesystem tar, with Dockerfile-style ``--change`` lines.
+
+    The image is noted as the course's under ``owner`` (the stand-ins pass ``base``).
+    Raises :class:`ImageUnavailable` when the engine refuses it.
+    """
     started = time.monotonic()
     repository, _, tag = reference.rpartition(":")
     try:
         # from_file sends a Content-Length; from_stream's chunked upload is refused by some engines
         client().api.import_image_from_file(str(tarball), repository=repository, tag=tag,
                                             changes=changes)
+        ownership.note_image_of(client(), reference, owner)
     except docker.errors.APIError as exc:
         raise ImageUnavailable(f"docker import of {tarball} failed: {exc.explanation}") from None
     change_flags = " ".join(f"--change '{c}'" for c in changes)
@@ -120,30 +179,83 @@ def import_rootfs(tarball: Path, reference: str, changes: list[str]) -> ImageFac
 
 
 def tag(source: str, target: str) -> None:
+    """``docker tag SOURCE TARGET``; the new reference is noted as the course's."""
     repository, _, tag_name = target.rpartition(":") if ":" in target.split("/")[-1] else (
         target, "", "latest")
-    client().images.get(source).tag(repository, tag=tag_name or "latest")
+    image = client().images.get(source)
+    image.tag(repository, tag=tag_name or "latest")
+    ownership.note_image(target if ":" in target.split("/")[-1] else f"{target}:latest",
+                         str(image.id))
     journal.record(f"docker tag {source} {target}")
 
 
 def export_stream(reference: str, chunk_size: int = 1 << 20) -> Iterator[bytes]:
-    """``docker save REFERENCE`` as a stream of chunks: nothing is written to disk."""
+    """``docker save REFERENCE`` as a stream of chunks: nothing is written to disk.
+
+    Raises :class:`ImageUnavailable` (no such image, or a malformed reference),
+    :class:`CourseError` (the engine refused the export) and :class:`EngineUnavailable` (the
+    engine stopped answering, also in the middle of the stream).
+    """
     require(reference)
     journal.record(f"docker save {reference} -o {reference.split('/')[-1].replace(':', '_')}.tar")
     try:
-        yield from client().api.get_image(reference, chunk_size=chunk_size)
+        with failures.translated(during=f"exporting {reference}"):
+            yield from client().api.get_image(reference, chunk_size=chunk_size)
     except docker.errors.APIError as exc:
         raise CourseError(f"Exporting {reference} failed: {exc.explanation}") from None
 
 
 def remove(reference: str, *, force: bool = False) -> bool:
-    """``docker rmi``; True if something was removed, False if it was not there."""
+    """``docker rmi``; True if something was removed, False if it was not there.
+
+    Never forced unless asked: a reference with other tags is only untagged, and an image a
+    container uses stays (the engine's :class:`docker.errors.APIError` conflict is raised).
+    """
     try:
         client().images.remove(reference, force=force, noprune=False)
     except docker.errors.ImageNotFound:
         return False
     journal.record(f"docker rmi {'-f ' if force else ''}{reference}")
     return True
+
+
+HOST_CA_LABEL = "io.docker-course.host-ca-certificates"
+
+
+def host_ca_certificates(reference: str) -> int:
+    """How many of this host's extra CA certificates the image carries (0 when none).
+
+    The Python stand-in trusts the host's extra CAs (a TLS-inspecting proxy's) and says how
+    many in this label; images built ``FROM`` it inherit both the certificates and the label.
+    """
+    facts = inspect(reference)
+    if facts is None:
+        return 0
+    try:
+        return int(facts.labels.get(HOST_CA_LABEL, "0") or 0)
+    except ValueError:
+        return 0
+
+
+def check_can_leave(reference: str, registry: str) -> None:
+    """Refuse to push ``reference`` to a registry off this machine when it carries host CAs.
+
+    A registry on this machine's loopback (``127.0.0.1:5001``, ``localhost:…``) is fine.
+    Raises :class:`CourseError` naming the image, the count and what to do otherwise.
+    """
+    host = registry.rsplit("@", 1)[-1]
+    host = host[1:].split("]", 1)[0] if host.startswith("[") else host.split(":", 1)[0]
+    if host.lower() in ("127.0.0.1", "localhost", "::1"):
+        return
+    count = host_ca_certificates(reference)
+    if count:
+        raise CourseError(
+            f"{reference} carries {count} CA certificate(s) of this machine (the Python "
+            f"stand-in trusts the host's extra CAs, e.g. a TLS-inspecting proxy's), so the "
+            f"course will not push it to {registry}.",
+            hint="build the image on the official python image (`docker pull python:3.12-slim`"
+                 ", then build again) before pushing it off this machine; pushing to the "
+                 "course's local registry on 127.0.0.1 is fine.")
 
 
 def list_course_images(notebook: str | None = None) -> list[ImageFacts]:

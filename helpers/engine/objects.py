@@ -59,7 +59,26 @@ def volume_info(volume) -> VolumeInfo:
                       notebook=(attrs.get("Labels") or {}).get(labels.NOTEBOOK_KEY, ""))
 
 
+def volume_is_ours(name: str) -> bool:
+    """True when a volume of that name exists and the course made it."""
+    try:
+        volume = client().volumes.get(name)
+    except docker.errors.NotFound:
+        return False
+    return _owned(volume.attrs.get("Labels"))
+
+
+def network_is_ours(name: str) -> bool:
+    """True when a network of that name exists and the course made it."""
+    found = [n for n in client().networks.list(names=[name]) if n.name == name]
+    return bool(found) and _owned(found[0].attrs.get("Labels"))
+
+
 def remove_volume(name: str) -> bool:
+    """``docker volume rm`` a course volume; False when there is none.
+
+    Raises :class:`CourseError` (touching nothing) for a volume the course did not make.
+    """
     try:
         volume = client().volumes.get(name)
     except docker.errors.NotFound:
@@ -98,6 +117,10 @@ def network_info(network) -> NetworkInfo:
 
 
 def remove_network(name: str) -> bool:
+    """``docker network rm`` a course network; False when there is none.
+
+    Raises :class:`CourseError` (touching nothing) for a network the course did not make.
+    """
     found = [n for n in client().networks.list(names=[name]) if n.name == name]
     if not found:
         return False

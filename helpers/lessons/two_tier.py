@@ -22,6 +22,7 @@ container started by Compose.
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 import shlex
 import time
@@ -340,11 +341,12 @@ def start_database(name: str, *, network: str, volume: str, image: str | None = 
         info = containers.run(reference, name=name, env=env, network=network, volumes=mounts,
                               command=command, extra_cli=extra)
         seconds = _wait_database(name, timeout)
-    except CourseError:
-        containers.remove(name)
-        if created_volume:
-            objects.remove_volume(volume)
-            _initialised.discard(name)
+    except BaseException:  # a failure or an interrupt: remove what this call made
+        with contextlib.suppress(CourseError):
+            containers.remove(name)
+            if created_volume:
+                objects.remove_volume(volume)
+        _initialised.discard(name)
         raise
     _initialised.add(name)
     logs = containers.logs(name, lines=400, journal_it=False)
@@ -417,12 +419,35 @@ def _network_exists(name: str) -> bool:
     return any(row.name == name for row in net.network_rows([name]))
 
 
+def foreign_objects(parts: TwoTierNames) -> list[str]:
+    """The objects with these names that exist and that the course did not make."""
+    found = [f"container {name}" for name in (parts.app, parts.database)
+             if containers.is_ours(name) is False]
+    if _network_exists(parts.network) and not objects.network_is_ours(parts.network):
+        found.append(f"network {parts.network}")
+    if net.volume_exists(parts.volume) and not objects.volume_is_ours(parts.volume):
+        found.append(f"volume {parts.volume}")
+    return found
+
+
 @action
 def start_two_tier(prefix: str = "course-07", *, app_image: str = APP_IMAGE,
                    db_image: str | None = None, port: int | None = APP_PORT,
                    init_dir: Path | None = INIT_DIR, timeout: float = 120) -> TwoTierApp:
-    """Network, app (first), database, then wait for both; on failure remove what it made."""
+    """Network, app (first), database, then wait for both; on failure remove what it made.
+
+    Raises :class:`CourseError` before creating anything when a container, network or volume
+    of these names exists that the course did not make (it names them and touches none);
+    :class:`NotReady` when a tier never answers (what this call made is removed again).
+    """
     parts = names(prefix)
+    foreign = foreign_objects(parts)
+    if foreign:
+        raise CourseError(f"The two-tier app {prefix!r} needs names that objects the course "
+                          f"did not create already use: {', '.join(foreign)}. The course "
+                          "leaves them alone.",
+                          hint="rename or remove them yourself, or start the app under another "
+                               "prefix (`start_two_tier('my-prefix')`).")
     made_network = not _network_exists(parts.network)
     made_volume = not net.volume_exists(parts.volume)
     try:
@@ -432,13 +457,14 @@ def start_two_tier(prefix: str = "course-07", *, app_image: str = APP_IMAGE,
         database = start_database(parts.database, network=parts.network, volume=parts.volume,
                                   image=db_image, init_dir=init_dir, timeout=timeout)
         race = startup_race(app, database, timeout=timeout)
-    except CourseError:
-        containers.remove(parts.app)
-        containers.remove(parts.database)
-        if made_volume:
-            objects.remove_volume(parts.volume)
-        if made_network:
-            objects.remove_network(parts.network)
+    except BaseException:  # a failure or an interrupt: remove what this call made, only that
+        with contextlib.suppress(CourseError):  # (the engine may be gone: cleanup later)
+            containers.remove(parts.app)
+            containers.remove(parts.database)
+            if made_volume:
+                objects.remove_volume(parts.volume)
+            if made_network:
+                objects.remove_network(parts.network)
         raise
     return TwoTierApp(names=parts, database=database, app=containers.get(parts.app), race=race)
 
@@ -511,18 +537,28 @@ def topology(container_names: list[str]) -> pd.DataFrame:
 
 @action
 def teardown(prefix: str = "course-07") -> pd.DataFrame:
-    """Remove a prefix's two-tier containers, network and volume (course objects only)."""
+    """Remove a prefix's two-tier containers, network and volume (course objects only).
+
+    Objects of those names that the course did not make are left alone: the course's own are
+    removed, then :class:`CourseError` names the others.
+    """
     parts = names(prefix)
     removed = []
+    foreign = foreign_objects(parts)
     for name in (parts.app, parts.database):
-        if containers.container_state(name) != "missing":
-            containers.remove_if_ours(name)
-            journal.record(f"docker rm -f {name}")
+        if f"container {name}" not in foreign and containers.is_ours(name):
+            containers.remove(name)
             removed.append(("container", name))
-    if objects.remove_network(parts.network):
+    if f"network {parts.network}" not in foreign and objects.remove_network(parts.network):
         removed.append(("network", parts.network))
-    if objects.remove_volume(parts.volume):
+    if f"volume {parts.volume}" not in foreign and objects.remove_volume(parts.volume):
         removed.append(("volume", parts.volume))
     _passwords.pop(parts.database, None)
     _initialised.discard(parts.database)
+    if foreign:
+        done = ", ".join(f"{kind} {name}" for kind, name in removed) or "nothing"
+        raise CourseError(f"Removed {done}; left {', '.join(foreign)} alone: the course did not "
+                          "create it.",
+                          hint="those are yours: remove them yourself if you no longer need "
+                               "them.")
     return pd.DataFrame(removed, columns=["kind", "name"])

@@ -79,10 +79,23 @@ def to_cyclonedx_json(packages: Iterable[Package], *, image: str = "image",
 
 def write_sbom(packages: Iterable[Package], path: str | Path, *, image: str = "image",
                timestamp: dt.datetime | None = None) -> Path:
+    """Write the CycloneDX SBOM to ``path``: complete, or not at all.
+
+    The text goes to a temporary file that replaces ``path`` only when fully written, so a
+    full disk leaves no empty or truncated SBOM. Raises :class:`~helpers.errors.CourseError`
+    naming the file and the reason when it cannot be written.
+    """
+    from ..errors import CourseError
+    from ..files import os_error_hint, os_error_text, write_text
+
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(to_cyclonedx_json(packages, image=image, timestamp=timestamp) + "\n",
-                    encoding="utf-8")
+    text = to_cyclonedx_json(packages, image=image, timestamp=timestamp) + "\n"
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_text(path, text)
+    except OSError as exc:
+        raise CourseError(f"Could not write the SBOM to {path}: {os_error_text(exc)}; no file "
+                          "was left there.", hint=os_error_hint(exc)) from None
     return path
 
 

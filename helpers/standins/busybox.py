@@ -11,6 +11,7 @@ from pathlib import Path
 
 from .. import catalog
 from ..engine import images
+from ..engine.cleanup import BASE_NOTEBOOK
 from ..errors import ImageUnavailable
 from . import base_labels, register
 
@@ -69,5 +70,6 @@ def build_busybox_standin() -> str:
         description = ("LABEL org.opencontainers.image.description="
                        "'Course stand-in for busybox: Debian busybox-static FROM scratch'")
         images.import_rootfs(tarball, reference,
-                             ["ENV PATH=/bin", 'CMD ["sh"]', description, *base_labels()])
+                             ["ENV PATH=/bin", 'CMD ["sh"]', description, *base_labels()],
+                             owner=BASE_NOTEBOOK)
     return reference
