@@ -123,13 +123,18 @@ def test_a_rebuild_leaves_the_old_image_untagged_and_cleanup_removes_it(scope, s
     (tmp_path / "Dockerfile").write_text(f"FROM {shell_image}\nRUN echo two > /marker\n")
     second = build.build(tmp_path, tag, quiet=True)
     assert first.image_id != second.image_id
-    assert first.image_id in intermediates_file(scope).read_text().split()
     engine = docker.from_env()
-    assert not engine.images.get(first.image_id).tags
-    report = cleanup(scope)
-    assert first.image_id in report.images
-    with pytest.raises(docker.errors.ImageNotFound):
-        engine.images.get(first.image_id)
+    try:
+        left = engine.images.get(first.image_id)
+    except docker.errors.ImageNotFound:
+        left = None  # the containerd image store deletes an image when its last name moves
+    if left is not None:  # overlay2 keeps it, untagged ("dangling"), and the course noted it
+        assert not left.tags
+        assert first.image_id in intermediates_file(scope).read_text().split()
+        report = cleanup(scope)
+        assert first.image_id in report.images
+        with pytest.raises(docker.errors.ImageNotFound):
+            engine.images.get(first.image_id)
     engine.images.get(shell_image)  # the base is untouched
 
 
