@@ -494,6 +494,13 @@ def _failure(tag: str, fold: BuildFold, other: list[str]) -> CourseError:
     step = fold.failed_step()
     if step is not None:
         error = next(err for name, err in reversed(fold.errors) if step.instruction in name)
+        if "secret" in error.lower() and "not found" in error.lower():
+            return BuildFailed(
+                f"Building {tag} failed at step {step.number} ({step.instruction}): {error}",
+                step=str(step.number), command=step.instruction,
+                hint="the step mounts a build secret that was not passed: build with "
+                     "`--secret id=ID,src=FILE` (secrets={'ID': FILE} here).",
+                log_tail=tail("\n".join(step.output)))
         return BuildFailed(
             f"Building {tag} failed at step {step.number} ({step.instruction}): {error}",
             step=str(step.number), command=step.instruction,

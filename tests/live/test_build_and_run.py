@@ -179,6 +179,6 @@ def test_a_missing_build_secret_is_one_clear_error(scope, shell_image, tmp_path)
                     secrets={"token": tmp_path / "absent.txt"})
     with pytest.raises(BuildFailed) as failure:
         build.build(tmp_path, f"docker-course/{scope}-nosecret:1", quiet=True)
-    assert "token" in failure.value.message
+    assert "token" in failure.value.message and "--secret id=ID" in failure.value.hint
     with pytest.raises(docker.errors.ImageNotFound):
         docker.from_env().images.get(f"docker-course/{scope}-nosecret:1")
