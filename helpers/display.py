@@ -6,8 +6,9 @@ Display code takes plain data and knows nothing of Docker.
 from __future__ import annotations
 
 import html
-from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
 
 from .units import human_bytes, human_seconds
 
@@ -31,24 +32,63 @@ def _publish(html_text: str, plain: str) -> None:
     display({"text/html": html_text, "text/plain": plain}, raw=True)
 
 
+_shown: list[list[dict[str, Any]]] = []
+
+
+@contextmanager
+def capture_shown() -> Iterator[list[dict[str, Any]]]:
+    """Collect the notes and CLI blocks shown inside the block (they are still shown).
+
+    A recorded helper call keeps them, so that replay shows the same notes and warnings.
+    """
+    shown: list[dict[str, Any]] = []
+    _shown.append(shown)
+    try:
+        yield shown
+    finally:
+        _shown.remove(shown)
+
+
+def _keep(item: dict[str, Any]) -> None:
+    for shown in _shown:
+        shown.append(item)
+
+
 def show_cli(lines: Sequence[str]) -> None:
     """The equivalent commands, as a terminal would show them."""
+    _keep({"cli": list(lines)})
     plain = "\n".join(f"$ {line}" for line in lines)
     # <pre> and the ignore classes keep JupyterLab's MathJax from reading "$(...)" as maths
     _publish(f'<pre class="course-cli mathjax_ignore tex2jax_ignore" style="{CLI_STYLE}">'
              f"{html.escape(plain)}</pre>", plain)
 
 
+NOTE_COLOURS = {"info": "#e8f0fe", "ok": "#e6f4ea", "warn": "#fef7e0", "offline": "#eef1f6"}
+NOTE_ICONS = {"info": "ℹ", "ok": "✔", "warn": "⚠", "offline": "⊘"}
+
+
 def note(text: str, *, kind: str = "info") -> None:
-    """A one-line message: info, ok, warn."""
-    colours = {"info": "#e8f0fe", "ok": "#e6f4ea", "warn": "#fef7e0"}
-    icon = {"info": "ℹ", "ok": "✔", "warn": "⚠"}[kind]
-    _publish(f'<div style="background:{colours[kind]};padding:6px 10px;border-radius:4px">'
-             f"{icon} {html.escape(text)}</div>", f"{icon} {text}")
+    """A one-line message: info, ok, warn, or offline (replay has no result for this)."""
+    _keep({"note": text, "kind": kind})
+    icon = NOTE_ICONS[kind]
+    _publish(f'<div class="course-note course-{kind}" style="background:{NOTE_COLOURS[kind]};'
+             f'padding:6px 10px;border-radius:4px">{icon} {html.escape(text)}</div>',
+             f"{icon} {text}")
 
 
 def check(condition: bool, success: str, failure: str) -> None:
-    """A "check yourself" verdict: a green line, or an AssertionError that says what to fix."""
+    """A "check yourself" verdict: a green line, or an AssertionError that says what to fix.
+
+    In replay, a check on a result the recording does not have (changed arguments, an
+    exercise) says it needs a live engine: never a ✔ for a result it did not get.
+    """
+    from .session import missing
+
+    origin = missing.involved(condition)
+    if origin:
+        missing.cell.noted.add(origin)
+        note(missing.needs_engine_text(origin), kind="offline")
+        return
     if not condition:
         raise AssertionError(failure)
     note(success, kind="ok")
@@ -75,9 +115,15 @@ def humanize(frame: pd.DataFrame, *, byte_columns: Iterable[str] = (),
     return shown
 
 
+MIB = 1 << 20
+
+
 def _cell(name: str, value: object) -> str:
     if isinstance(value, bool) or value is None:
         return str(value)
+    if isinstance(value, int) and name.endswith("bytes") and value >= MIB and not value % MIB:
+        # a size given in MiB (``--memory 64m``) reads back in MiB, not as "67.1 MB"
+        return f"{value // MIB:,} MiB ({value:,} bytes)"
     if isinstance(value, (int, float)) and name.endswith("bytes"):
         return f"{human_bytes(value)} ({value:,} bytes)"
     if isinstance(value, float) and name.endswith("seconds"):
@@ -165,3 +211,28 @@ def show_file(path, *, language: str = "") -> None:
     if file.name.startswith("Dockerfile"):
         language = "dockerfile"
     display(Markdown(f"`{shown}`\n```{language}\n{file.read_text(encoding='utf-8')}\n```"))
+
+
+class WholeTable:
+    """A DataFrame shown whole: every row and every character of every cell, no "…".
+
+    Plain HTML and text without random ids (unlike a pandas ``Styler``), so a replayed output
+    matches the recorded one.
+    """
+
+    def __init__(self, frame: pd.DataFrame) -> None:
+        self.frame = frame
+
+    def _repr_html_(self) -> str:
+        import pandas as pd
+
+        with pd.option_context("display.max_colwidth", None):
+            return self.frame.to_html(max_rows=None, max_cols=None, notebook=True, border=0)
+
+    def _repr_pretty_(self, printer, cycle: bool) -> None:
+        printer.text(self.frame.to_string(max_rows=None, max_cols=None, max_colwidth=None))
+
+
+def whole(frame: pd.DataFrame) -> WholeTable:
+    """Show ``frame`` with all its rows and full cell text (definitions, command examples)."""
+    return WholeTable(frame)

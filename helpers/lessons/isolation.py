@@ -127,3 +127,60 @@ def image_vs_vm_sizes(references: list[str]) -> pd.DataFrame:
     for name, size in VM_REFERENCE_DISKS.items():
         rows.append({"what": name, "kind": "VM disk (typical)", "size_bytes": size})
     return pd.DataFrame(rows)
+
+
+# --- PID 1 and signals: what `docker stop` does to each form of CMD/ENTRYPOINT ---------------
+
+SIGNALS_APP = "signals"
+
+
+def exit_meaning(exit_code: int) -> str:
+    """What an exit code after ``docker stop`` says (pure)."""
+    if exit_code == 0:
+        return "0: the app caught SIGTERM and exited cleanly"
+    if exit_code == 137:
+        return "137 = 128 + 9: SIGKILL after the timeout"
+    if exit_code == 143:
+        return "143 = 128 + 15: SIGTERM ended it (default action)"
+    if exit_code > 128:
+        return f"{exit_code} = 128 + {exit_code - 128}: ended by signal {exit_code - 128}"
+    return f"{exit_code}: the app's own exit code"
+
+
+@action
+def stop_timings(shell_form: str, exec_form: str, *, timeout: int = 10,
+                 prefix: str = "course-01-stop") -> pd.DataFrame:
+    """Start the same app three ways and time ``docker stop -t TIMEOUT`` on each.
+
+    ``shell_form`` is an image whose CMD is in shell form (PID 1 is ``/bin/sh -c``),
+    ``exec_form`` one whose ENTRYPOINT is in exec form (PID 1 is the app); the third run is
+    the shell-form image with ``--init`` (PID 1 is docker-init, tini, which passes signals on).
+    """
+    from ..engine import inspect_more
+
+    runs = [("shell form", shell_form, False), ("exec form", exec_form, False),
+            ("shell form + --init", shell_form, True)]
+    rows = []
+    for number, (form, image, init) in enumerate(runs, start=1):
+        name = f"{prefix}{number}"
+        inspect_more.run(image, name, init=init)
+        try:
+            _wait_for_output(name)
+            _, pid1 = containers.exec_in(name, ["sh", "-c", "tr '\\0' ' ' < /proc/1/cmdline"])
+            seconds, code = inspect_more.timed_stop(name, timeout=timeout)
+            last_log = containers.logs(name, lines=1, journal_it=False).strip()
+        finally:
+            containers.remove(name)
+        rows.append({"how it runs": form, "PID 1 inside": pid1.strip(),
+                     "stop seconds": round(seconds, 2), "exit code": code,
+                     "meaning": exit_meaning(code), "app's last log line": last_log})
+    return pd.DataFrame(rows).set_index("how it runs")
+
+
+def _wait_for_output(name: str, timeout: float = 20) -> None:
+    """Wait until the app has printed its first line (its signal handler is installed)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if "running as PID" in containers.logs(name, lines=5, journal_it=False):
+            return
+        time.sleep(0.2)

@@ -17,6 +17,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
 from .. import journal, labels
+from ..display import FactsView
 from ..engine import containers, objects
 from ..engine import networking as net
 from ..engine.networking import ProbeOutcome
@@ -288,3 +289,109 @@ def matrix_chart(frame: pd.DataFrame, *,
                            for outcome, colour in OUTCOME_COLOURS.items()],
                   loc="outside lower center", ncols=2, fontsize=8)
     return figure
+
+
+# --- port publishing forms ---------------------------------------------------------------------
+
+def published_rows(lines: list[str]) -> list[dict]:
+    """``docker port`` lines (``8080/tcp -> 127.0.0.1:49153``) as rows (pure)."""
+    rows = []
+    for line in lines:
+        inner, _, outer = line.partition(" -> ")
+        address, _, port = outer.rpartition(":")
+        rows.append({"container port": inner, "host address": address,
+                     "host port": int(port) if port.isdigit() else None})
+    return rows
+
+
+@action
+def publish_forms(image: str, name: str = "course-07-ports") -> pd.DataFrame:
+    """One web server published twice: ``-p 127.0.0.1:HOST:8080`` (you choose the host port)
+    and ``-p 127.0.0.1::8080`` (the engine chooses one); then an HTTP GET to each."""
+    import urllib.request
+
+    from .. import ports
+    from ..engine import inspect_more
+
+    chosen = ports.free_port(8088)
+    command = ["sh", "-c", f'mkdir -p /www && echo "hello from {name}" > /www/index.html'
+               " && exec httpd -f -p 8080 -h /www"]
+    inspect_more.run(image, name, command,
+                     publish=[f"{ports.LOOPBACK}:{chosen}:8080", f"{ports.LOOPBACK}::8080"])
+    _wait_listening(name, LAB_PORT)
+    rows = published_rows(inspect_more.port_lines(name))
+    for row in rows:
+        url = f"http://{row['host address']}:{row['host port']}/"
+        journal.record(f"curl {url}")
+        try:
+            with urllib.request.urlopen(url, timeout=5) as answer:
+                row["answer"] = answer.read().decode("utf-8", "replace").strip()
+        except OSError as exc:
+            row["answer"] = f"no answer ({exc})"
+        row["form"] = f"-p {row['host address']}:{chosen}:8080" if row["host port"] == chosen \
+            else f"-p {row['host address']}::8080"
+    frame = pd.DataFrame(rows, columns=["form", "container port", "host address", "host port",
+                                        "answer"])
+    return frame.set_index("form")
+
+
+# --- an internal network: no way out -----------------------------------------------------------
+
+@action
+def routes_compared(image: str, networks: list[str],
+                    prefix: str = "course-07-route") -> pd.DataFrame:
+    """A container on each network prints its routing table (``ip route``): an ``--internal``
+    network has no default route, so nothing in it reaches beyond the network."""
+    from ..engine import inspect_more
+
+    rows = []
+    for number, network in enumerate(networks, start=1):
+        name = f"{prefix}{number}"
+        inspect_more.run(image, name, ["sleep", "120"], network=network)
+        try:
+            _, routes = containers.exec_in(name, ["ip", "route"])
+        finally:
+            containers.remove(name)
+        default = [line for line in routes.splitlines() if line.startswith("default")]
+        rows.append({"network": network, "default route": default[0] if default else "none",
+                     "routes": len([line for line in routes.splitlines() if line.strip()])})
+    return pd.DataFrame(rows).set_index("network")
+
+
+# --- host.docker.internal on Linux -------------------------------------------------------------
+
+@dataclass
+class HostGateway(FactsView):
+    """What ``--add-host host.docker.internal:host-gateway`` wrote into a container's
+    /etc/hosts, next to the default bridge's gateway address."""
+
+    container: str
+    hosts_line: str
+    address: str
+    bridge_gateway: str
+
+
+@action
+def host_gateway(image: str, name: str = "course-07-hostgw") -> HostGateway:
+    """Run a container with ``--add-host host.docker.internal:host-gateway`` and read the
+    address it got; ``host-gateway`` means the default bridge's gateway (the host's side)."""
+    from ..engine import inspect_more
+
+    inspect_more.run(image, name, ["sleep", "60"],
+                     add_hosts={"host.docker.internal": "host-gateway"})
+    try:
+        _, hosts = containers.exec_in(name, ["grep", "host.docker.internal", "/etc/hosts"])
+    finally:
+        containers.remove(name)
+    line = hosts.strip().splitlines()[0] if hosts.strip() else ""
+    gateway = inspect_more.network_gateway(DEFAULT_BRIDGE)
+    return HostGateway(container=name, hosts_line=line,
+                       address=line.split()[0] if line else "", bridge_gateway=gateway)
+
+
+
+
+@action
+def create_network(name: str, *, internal: bool = False):
+    """``docker network create [--internal] NAME``: a user-defined bridge, labelled."""
+    return objects.create_network(name, internal=internal)

@@ -18,6 +18,7 @@ from matplotlib.figure import Figure
 
 from .. import charts, journal, replay
 from ..replay import action
+from ..scan.charts import SEVERITY_COLOURS
 from ..units import human_bytes
 
 COURSE_NOTEBOOKS = ("01", "02", "03", "04", "05", "06", "07", "08", "09")
@@ -54,6 +55,8 @@ def command_verb(cli: str) -> str:
         return command_verb(shlex.join(words[1:]))
     if words[:3] == ["python", "-m", "helpers"] and len(words) > 3:
         return f"python -m helpers {words[3]}"
+    if words[0] == "docker-compose":  # the standalone binary: the same commands as the plugin
+        words = ["docker", "compose", *words[1:]]
     if words[:2] == ["docker", "compose"]:  # skip the global options: -p NAME, -f FILE …
         rest = iter(words[2:])
         for word in rest:
@@ -81,10 +84,26 @@ def command_recap() -> pd.DataFrame:
     recap = pd.DataFrame({
         "times": grouped.size(),
         "notebooks": grouped["notebook"].agg(lambda s: ", ".join(sorted(set(s)))),
-        "example": grouped["cli"].first(),
+        "example": grouped["cli"].agg(lambda s: copyable_example(list(s))),
     })
     recap.index.name = "command"
+    recap = recap[[is_docker_command(verb) for verb in recap.index]]
     return recap.sort_values(["times", "command"], ascending=[False, True])
+
+
+def is_docker_command(verb: str) -> bool:
+    """A ``docker …`` command (Compose included); not curl, tar, rm, sha256sum or the course's
+    own CLI."""
+    return verb == "docker" or verb.startswith("docker ")
+
+
+def copyable_example(lines: list[str]) -> str:
+    """The example to show for one kind of command: the first line that is the command alone
+    (no shell loop, pipe, redirection or ``time``), else the first line."""
+    for line in lines:
+        if line.startswith("docker ") and not any(mark in line for mark in ("|", "2>&1", "; ")):
+            return line
+    return lines[0] if lines else ""
 
 
 @action
@@ -205,13 +224,26 @@ def _measures_08(results: dict[str, list[Any]]) -> list[Measure]:
 
 
 def _measures_09(results: dict[str, list[Any]]) -> list[Measure]:
+    """Findings of the two scans, each split into the image's own layers and its base image's,
+    with what was judged: a count without its scope would read as a verdict on the image."""
     scans = _all(results, "scan_image")
     found = []
     for label, scan in zip(("old pins", "bumped pins"), scans[:2], strict=False):
-        summary = scan.summary
-        serious = summary.get("CRITICAL", 0) + summary.get("HIGH", 0)
-        found.append(Measure("09", f"findings, {label} (critical + high)",
-                             f"{sum(summary.values())} ({serious})", float(serious)))
+        base_layers = max(getattr(scan, "base_layers", -1), 0)
+        layer_of = {(p.name, p.version, p.type): p.layer_index for p in scan.packages}
+        mine = [f for f in scan.findings
+                if layer_of.get((f.package, f.installed, f.type), base_layers) >= base_layers]
+        base = [f for f in scan.findings if f not in mine]
+        for where, rows in (("your layers", mine), ("base image", base)):
+            serious = sum(1 for f in rows if f.severity in ("CRITICAL", "HIGH"))
+            found.append(Measure("09", f"findings, {label}, {where} (critical + high)",
+                                 f"{len(rows)} ({serious})", float(serious)))
+        coverage = getattr(scan, "coverage", None)
+        if coverage is not None:
+            judged = ", ".join(f"{r.judged}/{r.listed} {r.kind}" for r in coverage.rows)
+            found.append(Measure("09", f"packages judged, {label}",
+                                 f"{judged} (data as of {coverage.as_of or '?'})",
+                                 float(coverage.judged)))
     return found
 
 
@@ -270,13 +302,14 @@ def dashboard_figure(data: dict[str, pd.DataFrame]) -> Figure:
         severities = [s for s in ("CRITICAL", "HIGH", "MEDIUM", "LOW", "UNKNOWN")
                       if s in findings]
         bottom = [0.0] * len(findings)
-        colours = {"CRITICAL": "#7f1d1d", "HIGH": "#dc2626", "MEDIUM": "#f59e0b",
-                   "LOW": "#84cc16", "UNKNOWN": "#94a3b8"}
+        colours = SEVERITY_COLOURS  # the palette of notebook 09's charts
         for severity in severities:
             panels[1].bar(findings.index, findings[severity], bottom=bottom,
                           color=colours[severity], label=severity)
             bottom = [b + v for b, v in zip(bottom, findings[severity], strict=True)]
         panels[1].set_ylabel("findings (count)")
-        panels[1].set_title("09 · vulnerabilities before and after bumping pins")
-        panels[1].legend(fontsize=8)
+        charts.integer_axis(panels[1].yaxis)
+        panels[1].set_title("09 · findings before and after bumping pins\n"
+                            "(judged packages only: see notebook 09's coverage)")
+        panels[1].legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return figure

@@ -383,6 +383,66 @@ def damaged_copy(archive: str, keep: float = 0.5) -> str:
 @action
 def volumes_table(image: str | None = None, notebook: str | None = None) -> pd.DataFrame:
     """``docker system df -v`` for this notebook's volumes: sizes in bytes, users, age."""
-    rows = engine_volumes.sizes(image, notebook or labels.current_notebook())
+    from ..engine import inspect_more
+
+    rows = inspect_more.retry_on_vanished(engine_volumes.sizes, image,
+                                          notebook or labels.current_notebook())
     columns = ["volume", "driver", "containers", "size_bytes", "measured by", "created"]
     return pd.DataFrame(rows, columns=["notebook", *columns])[columns].set_index("volume")
+
+
+# --- a fresh named volume and a non-root app: whose is /data? ----------------------------------
+
+@action
+def ownership_demo(image: str, volume: str = "course-06-owned", *, uid: int = 10001) -> \
+        pd.DataFrame:
+    """A non-root app (``--user UID``) writes to a fresh named volume: refused, because the
+    volume's root folder belongs to root; after a one-off ``chown`` by root, allowed."""
+    objects.create_volume(volume)
+    script = "id -u; ls -ldn /data | awk '{print $3\":\"$4}'; touch /data/app.log && echo written"
+    steps = [("app as uid {uid} writes", f"{uid}:{uid}", script),
+             ("root hands /data to uid {uid}", None, f"chown {uid}:{uid} /data && echo chowned"),
+             ("app as uid {uid} writes again", f"{uid}:{uid}", script)]
+    rows = []
+    for what, user, command in steps:
+        flags = ([f"--user {user}"] if user else []) + [f"-v {volume}:/data"]
+        code, output, _ = containers.run_once(
+            image, ["sh", "-c", command], user=user,
+            volumes={volume: {"bind": "/data", "mode": "rw"}}, extra_cli=flags)
+        rows.append({"step": what.format(uid=uid), "exit code": code,
+                     "output": " | ".join(line for line in output.splitlines() if line)})
+    return pd.DataFrame(rows).set_index("step")
+
+
+# --- anonymous volumes (`-v /path`, or an image's VOLUME) --------------------------------------
+
+@dataclass
+class AnonymousVolume(FactsView):
+    """The volume Docker made for ``-v /cache``: a random name, and whether it outlived
+    ``docker rm -v``."""
+
+    container: str
+    target: str
+    volume_name: str
+    named_by_docker: bool
+    left_after_rm_v: bool
+
+
+@action
+def anonymous_volume(image: str, name: str = "course-06-anon", target: str = "/cache") -> \
+        AnonymousVolume:
+    """``docker run -v /cache``: Docker creates an anonymous volume; ``docker rm -v`` (what
+    ``--rm`` does too) removes it with the container."""
+    from ..engine import inspect_more
+
+    inspect_more.run(image, name, ["sleep", "300"], volumes=[target])
+    try:
+        found = [m for m in inspect_more.mounts(name) if m.get("Destination") == target]
+    finally:
+        containers.remove(name)
+    volume_name = str(found[0].get("Name", "")) if found else ""
+    left = bool(volume_name) and inspect_more.volume_present(volume_name)
+    journal.record(f"docker volume inspect {volume_name or '?'}")
+    return AnonymousVolume(container=name, target=target, volume_name=volume_name,
+                           named_by_docker=bool(re.fullmatch(r"[0-9a-f]{64}", volume_name)),
+                           left_after_rm_v=left)
