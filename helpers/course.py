@@ -65,15 +65,9 @@ def start(notebook: str) -> EngineFacts:
     finally:
         session.show_cli = True
     if session.mode == "replay":
-        recording = session.recording
-        why = replay.why_replay()
-        display.note(f"Replay: this notebook shows a session recorded on "
-                     f"{recording.recorded_at if recording else '?'} with Docker Engine "
-                     f"{facts.server_version} ({_store_words(facts)}). No engine is used "
-                     "here: commands and results "
-                     "are from that run. With a running engine, the same cells run live."
-                     + (f" Why replay: {why}" if why else ""),
-                     kind="warn")
+        engine = "" if replay.is_missing(facts) else \
+            f"Docker Engine {facts.server_version} ({_store_words(facts)})"
+        display.note(replay.replay_banner(session, engine, replay.why_replay()), kind="warn")
     else:
         display.note(f"Live: Docker Engine {facts.server_version} (API {facts.api_version}, "
                      f"{facts.os_type}/{facts.architecture}, {_store_words(facts)}). "
@@ -173,12 +167,13 @@ def edited_copy(folder: Path, destination: Path, file: str, line: str) -> Path:
 
 
 @action
-def build_after_edit(tag: str, *, app: str = "flask-app", file: str = "app.py") -> BuildResult:
+def build_after_edit(tag: str, *, app: str = "flask-app", file: str = "app.py",
+                     dockerfile: str | None = None) -> BuildResult:
     """Edit one file of an app (a comment line with the time) and ``docker build`` the result.
 
     The app folder itself stays untouched: the build runs on a temporary copy. The time in the
     comment makes every run a change the build cache has not seen before, so the steps from the
-    edited file on really run again.
+    edited file on really run again. ``dockerfile`` names another Dockerfile of the app folder.
     """
     stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime())
     with tempfile.TemporaryDirectory(prefix=f"course-{app}-edited-") as scratch:
@@ -193,7 +188,7 @@ def build_after_edit(tag: str, *, app: str = "flask-app", file: str = "app.py") 
                               f"{str(exc)[:300]}.", hint=os_error_hint(exc)
                               if exc.errno else "check that every file of the app folder is "
                               "readable and that the temporary folder has space.") from None
-        return _build(tag, context=context)
+        return _build(tag, context=context, dockerfile=dockerfile)
 
 
 CACHED = "CACHED"

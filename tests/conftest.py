@@ -1,4 +1,4 @@
-"""Shared test hygiene: no test leaves the replay session in record or replay mode."""
+"""Shared test hygiene: no test leaves the session in record or replay mode."""
 
 from __future__ import annotations
 
@@ -6,13 +6,13 @@ from collections.abc import Iterator
 
 import pytest
 
-from helpers import labels, replay
+from helpers import labels, session
 
 
 @pytest.fixture(autouse=True)
-def _fresh_replay_session() -> Iterator[None]:
+def _fresh_session() -> Iterator[None]:
     """A recording left open would capture (and save) every later test's helper calls."""
     notebook = labels.current_notebook()
     yield
-    replay._session = replay._Session()
+    session.reset()
     labels.set_notebook(notebook)
