@@ -1,10 +1,12 @@
-"""Write the sample reports in data/reports/ from the course's own scanner, no tool needed.
+"""Write the format examples in data/reports/ from the course's own scanner, no tool needed.
 
-Two small synthetic image archives (layers built in memory, never a real image) stand for the
-course app before and after upgrading its requirements. The built-in scanner scans both against
-the shipped advisory snapshot, and our writers save each result as Trivy JSON, Grype JSON and
-Docker Scout SARIF, plus a CycloneDX SBOM of the "before" image. Notebooks read these when no
-scanner is installed; the unit tests read them back.
+Three small synthetic image archives (layers built in memory, never a real image) stand for the
+course app before, half-way and after upgrading its requirements. The built-in scanner scans
+them against the shipped advisory snapshot, and our writers save each result as Trivy JSON,
+Grype JSON and Docker Scout SARIF, plus a CycloneDX SBOM of the "before" image. They are format
+examples: each file says in a ``docker-course`` field that the course made it and no tool ran,
+so equal rows across the three formats show that the readers work, never that tools agree.
+Notebook 09 reads them when no scanner can run here; the unit tests read them back.
 
     python scripts/make_sample_reports.py [--output data/reports]
 """
@@ -24,6 +26,10 @@ if str(ROOT) not in sys.path:  # run as a plain script from a checkout
 
 from helpers.scan import scan_archive, write_report, write_sbom  # noqa: E402
 from helpers.scan.model import ScanResult  # noqa: E402
+from helpers.scan.reports import load_document, write_json  # noqa: E402
+
+MADE_BY = ("Format example written by docker-course's scripts/make_sample_reports.py from a "
+           "synthetic image and the course's advisory snapshot: no scanner produced this file.")
 
 SITE = "usr/local/lib/python3.12/site-packages"
 
@@ -112,6 +118,18 @@ def sample_archive(state: str) -> SampleArchive:
     return SampleArchive(name=f"course-app:{state}", layers=[base, python, app])
 
 
+def mark_as_example(path: Path) -> Path:
+    """Say in the file itself that the course made it (a field every reader ignores): SARIF
+    in the run's ``properties``, JSON at the top level."""
+    document = load_document(path)
+    if isinstance(document.get("runs"), list):
+        for run in document["runs"]:
+            run.setdefault("properties", {})["docker-course"] = MADE_BY
+    else:
+        document["docker-course"] = MADE_BY
+    return write_json(document, path)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--output", type=Path, default=ROOT / "data" / "reports")
@@ -120,9 +138,9 @@ def main(argv: list[str] | None = None) -> int:
         archive = sample_archive(state)
         result: ScanResult = scan_archive(archive)
         stem = f"course-app-{state}"
-        write_report(result, args.output / f"{stem}.trivy.json", "trivy-json")
-        write_report(result, args.output / f"{stem}.grype.json", "grype-json")
-        write_report(result, args.output / f"{stem}.scout.sarif", "scout-sarif")
+        for suffix, fmt in (("trivy.json", "trivy-json"), ("grype.json", "grype-json"),
+                            ("scout.sarif", "scout-sarif")):
+            mark_as_example(write_report(result, args.output / f"{stem}.{suffix}", fmt))
         if state == "before":
             write_sbom(result.packages, args.output / f"{stem}.cdx.json", image=archive.name,
                        timestamp=dt.datetime(2025, 1, 1, tzinfo=dt.UTC))

@@ -94,12 +94,40 @@ def advisory_from_osv(record: dict[str, Any]) -> Advisory:
     )
 
 
+@dataclass(frozen=True)
+class QueriedPackage:
+    """A package the snapshot was built for: its advisories were asked for, found or not.
+
+    ``version`` is set when only the advisories affecting that one version were asked for (the
+    online refresh does so for OS packages, whose full histories are large).
+    """
+
+    ecosystem: str
+    name: str
+    version: str = ""
+
+    @classmethod
+    def parse(cls, text: str) -> QueriedPackage:
+        """``PyPI/flask``, ``Debian:12/glibc@2.36-9+deb12u14`` -> a QueriedPackage."""
+        ecosystem, _, rest = str(text).rpartition("/")
+        name, _, version = rest.partition("@")
+        return cls(ecosystem or "PyPI", name, version)
+
+    def __str__(self) -> str:
+        return f"{self.ecosystem}/{self.name}" + (f"@{self.version}" if self.version else "")
+
+
 @dataclass
 class AdvisoryIndex:
-    """Advisories looked up by (ecosystem family, normalised package name)."""
+    """Advisories looked up by (ecosystem family, normalised package name), plus what the
+    snapshot was built from: its ``sources`` (name, URL, licence, ``ecosystems``), the packages
+    it ``queried`` and the date its data is ``as_of`` (``YYYY-MM-DD``)."""
 
     advisories: list[Advisory] = field(default_factory=list)
     sources: list[dict[str, Any]] = field(default_factory=list)
+    queried: list[QueriedPackage] = field(default_factory=list)
+    as_of: str = ""
+    name: str = ""
     _by_name: dict[tuple[str, str], list[tuple[Advisory, AffectedPackage]]] = field(
         default_factory=dict, repr=False)
 
@@ -133,7 +161,46 @@ class AdvisoryIndex:
         return found
 
     def ecosystems(self) -> list[str]:
+        """Every ecosystem an advisory of the snapshot names (``PyPI``, ``Debian:12`` ...)."""
         return sorted({a.ecosystem for adv in self.advisories for a in adv.affected})
+
+    def has_ecosystem(self, ecosystem: str) -> bool:
+        """Was anything of ``ecosystem`` asked for or found (``Debian:12`` takes ``Debian:12``
+        advisories only; see :func:`~helpers.scan.versions.ecosystems_match`)?"""
+        asked = [q.ecosystem for q in self.queried] or self.ecosystems()
+        return any(ecosystems_match(ecosystem, other) for other in asked)
+
+    def covers(self, ecosystem: str, names: Iterable[str], version: str = "") -> bool:
+        """Was the snapshot built for this package, so that finding nothing means something?
+
+        True when one of ``names`` (a binary and its source package name) of ``ecosystem`` is
+        among the queried packages, at ``version`` when the query named a version. A snapshot
+        that does not list what it queried covers every package of an ecosystem it holds
+        advisories for.
+        """
+        scheme = scheme_for(ecosystem)
+        if scheme is None:
+            return False
+        if not self.queried:
+            return self.has_ecosystem(ecosystem)
+        wanted = {scheme.normalize_name(n) for n in names if n}
+        for query in self.queried:
+            if not ecosystems_match(ecosystem, query.ecosystem):
+                continue
+            if scheme.normalize_name(query.name) in wanted and (
+                    not query.version or not version or query.version == version):
+                return True
+        return False
+
+    def sources_for(self, ecosystem: str) -> list[dict[str, Any]]:
+        """The sources whose advisories cover ``ecosystem`` (all of them when the snapshot does
+        not say which source covers what)."""
+        tagged = [s for s in self.sources if s.get("ecosystems")]
+        if not tagged:
+            return list(self.sources)
+        return [s for s in tagged if any(ecosystems_match(ecosystem, e) or
+                                         ecosystem_family(e) == ecosystem_family(ecosystem)
+                                         for e in s["ecosystems"])]
 
 
 def records_from_document(data: Any) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -147,17 +214,36 @@ def records_from_document(data: Any) -> tuple[list[dict[str, Any]], list[dict[st
     raise ValueError("not an OSV snapshot, list of OSV records, or OSV record")
 
 
+def data_as_of(document: Any, records: Iterable[dict[str, Any]] = ()) -> str:
+    """The date (``YYYY-MM-DD``) a snapshot's data is from: when it was fetched online
+    (``retrieved``), else the date it records (``data_as_of``), else its newest ``modified``."""
+    if isinstance(document, dict):
+        for key in ("retrieved", "data_as_of"):
+            if document.get(key):
+                return str(document[key])[:10]
+    dates = [str(r.get("modified") or r.get("published") or "") for r in records]
+    dates = [d for d in dates if d]
+    return max(dates)[:10] if dates else ""
+
+
 def load_snapshot(path: str | Path | None = None) -> AdvisoryIndex:
-    """The advisory index from ``path`` (default: the snapshot shipped in data/advisories)."""
+    """The advisory index from ``path`` (default: the snapshot shipped in data/advisories).
+
+    Raises :class:`CourseError` when the file is missing or is not a snapshot / OSV records.
+    """
     path = Path(path) if path else DEFAULT_SNAPSHOT
     if not path.is_file():
         raise CourseError(f"No advisory snapshot at {path}.",
                           hint="Build it with `python scripts/build_advisory_snapshot.py`.")
     try:
-        records, sources = records_from_document(json.loads(path.read_text(encoding="utf-8")))
+        document = json.loads(path.read_text(encoding="utf-8"))
+        records, sources = records_from_document(document)
         advisories = [advisory_from_osv(record) for record in records]
+        queried = [QueriedPackage.parse(text) for text in
+                   (document.get("packages") or [] if isinstance(document, dict) else [])]
     except (ValueError, KeyError, TypeError, AttributeError) as error:
         raise CourseError(f"The advisory snapshot {path.name} cannot be read.",
                           hint="Rebuild it with `python scripts/build_advisory_snapshot.py`.",
                           log_tail=f"{type(error).__name__}: {error}") from None
-    return AdvisoryIndex(advisories=advisories, sources=sources)
+    return AdvisoryIndex(advisories=advisories, sources=sources, queried=queried,
+                         as_of=data_as_of(document, records), name=path.name)

@@ -6,9 +6,12 @@
 * ``report FILE`` reads a saved Docker Scout, Trivy or Grype report, format told from the
   content.
 
-Both print a readable table, or with ``--json`` exactly
-``{"findings": [...], "summary": {...}}``. Notes (e.g. "nothing to inventory") go to standard
-error when the output is JSON, so the JSON stays clean. Bad input ends in one ``error: …`` line
+Both print a readable table, or with ``--json`` ``{"findings": [...], "summary": {...}}`` and,
+for ``scan``, ``"coverage": {...}``: per package type, how many packages were listed and judged,
+against which advisory source of which date. The first line of the table says the same, so
+"no known vulnerabilities" is only ever printed with its scope. Notes (e.g. "nothing to
+inventory", packages not judged) go to standard error when the output is JSON, so the JSON
+stays clean. Bad input ends in one ``error: …`` line
 and exit code 2 (helpers.cli turns a CourseError into that); ``--fail-on HIGH`` makes exit code
 1 mean "findings at or above HIGH", for CI.
 """
@@ -30,7 +33,8 @@ SEVERITY_CHOICES = ("CRITICAL", "HIGH", "MEDIUM", "LOW", "UNKNOWN")
 
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true",
-                        help='print {"findings": [...], "summary": {...}} instead of a table')
+                        help='print {"findings": [...], "summary": {...}, "coverage": {...}} '
+                             "instead of a table")
     parser.add_argument("--fail-on", choices=SEVERITY_CHOICES, type=str.upper,
                         metavar="SEVERITY",
                         help="exit 1 when a finding is at or above SEVERITY "
@@ -93,13 +97,38 @@ def scan_target(target: str, *, image: str | None = None, platform: str | None =
     return scan_source(images.export_stream(target), target=target)
 
 
+def render(result) -> str:
+    """The terminal form of a result: its scoped headline (:meth:`ScanResult.headline`), the
+    findings worst first with the layer step that added each package, the coverage per package
+    type, and the notes."""
+    from .text import layer_label, table
+
+    result.findings = result.sorted_findings()
+    rows = [[f.severity, f.id, f.package, f.installed, f.fixed or "-", layer_label(result, i)]
+            for i, f in enumerate(result.findings)]
+    head = result.headline()
+    if result.source:
+        head += f" [source: {result.source}]"
+    parts = [head]
+    if rows:
+        parts.append(table(rows))
+    coverage = result.coverage
+    if coverage is not None and coverage.rows:
+        parts.append("coverage: " + ", ".join(
+            f"{r.kind} {r.judged}/{r.listed} judged" for r in coverage.rows)
+            + (f" (advisory snapshot {coverage.snapshot}, data as of {coverage.as_of})"
+               if coverage.judged and coverage.as_of else ""))
+    parts += [f"note: {note}" for note in result.notes]
+    return "\n".join(parts)
+
+
 def _emit(result, args: argparse.Namespace) -> int:
     from .model import severity_rank
-    from .text import render
 
     if args.json:
         emit(json.dumps(result.to_json(), indent=2, ensure_ascii=False))
-        for note in result.notes:
+        gaps = result.coverage.gaps() if result.coverage is not None else []
+        for note in [*gaps, *result.notes]:
             emit(f"note: {note}", stream=sys.stderr)
     else:
         emit(render(result))

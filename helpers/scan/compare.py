@@ -42,6 +42,7 @@ class Comparison:
     before: str
     after: str
     table: pd.DataFrame
+    scope: str = ""
 
     @property
     def counts(self) -> dict[str, int]:
@@ -55,9 +56,11 @@ class Comparison:
         return grid.reindex(index=list(STATUSES), columns=list(SEVERITIES), fill_value=0)
 
     def describe(self) -> str:
+        """``old -> new: 3 fixed, 17 still open, 1 new.``, then what both scans judged."""
         counts = self.counts
-        return (f"{self.before} -> {self.after}: {counts['fixed']} fixed, "
+        text = (f"{self.before} -> {self.after}: {counts['fixed']} fixed, "
                 f"{counts['still open']} still open, {counts['new']} new.")
+        return f"{text} {self.scope}" if self.scope else text
 
 
 def compare(before: ScanResult | str | Path, after: ScanResult | str | Path) -> Comparison:
@@ -90,7 +93,24 @@ def compare(before: ScanResult | str | Path, after: ScanResult | str | Path) -> 
     table["status"] = pd.Categorical(table["status"], categories=list(STATUSES), ordered=True)
     table["severity"] = pd.Categorical(table["severity"], categories=list(SEVERITIES),
                                        ordered=True)
-    return Comparison(before=old.target, after=new.target, table=table)
+    return Comparison(before=old.target, after=new.target, table=table,
+                      scope=_scope(old, new))
+
+
+def _scope(old: ScanResult, new: ScanResult) -> str:
+    """What the comparison can speak for: the judged scope of each scan (built-in scans carry
+    a coverage; a tool's report does not, its scope is the tool's)."""
+    scopes = []
+    for label, result in (("before", old), ("after", new)):
+        if result.coverage is None:
+            continue
+        gaps = "; ".join(result.coverage.gaps())
+        scopes.append(f"{label}: {result.coverage.scope()}" + (f"; {gaps}" if gaps else ""))
+    if not scopes:
+        return ""
+    if len(scopes) == 2 and scopes[0].split(": ", 1)[1] == scopes[1].split(": ", 1)[1]:
+        return f"Both scans: {scopes[0].split(': ', 1)[1]}."
+    return "Scope " + " | ".join(scopes) + "."
 
 
 def _row(status: str, finding: Finding, *, before: str, after: str) -> dict[str, str]:

@@ -6,7 +6,8 @@ Trivy, Grype, Docker Scout and the built-in scanner each name the same things di
 tool produced a row, so every adapter returns the same :class:`Finding` rows inside a
 :class:`ScanResult`, whose JSON form is fixed:
 ``{"findings": [{id, aliases, severity, package, type, installed, fixed, layer, source}],
-"summary": {"CRITICAL": n, "HIGH": n, "MEDIUM": n, "LOW": n, "UNKNOWN": n}}``.
+"summary": {"CRITICAL": n, "HIGH": n, "MEDIUM": n, "LOW": n, "UNKNOWN": n}}``, plus
+``"coverage"`` (what was judged, see :mod:`helpers.scan.coverage`) when the scan knows it.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    from .coverage import Coverage
 
 #: Worst first: the order of every table, chart and summary.
 SEVERITIES: tuple[str, ...] = ("CRITICAL", "HIGH", "MEDIUM", "LOW", "UNKNOWN")
@@ -166,7 +169,10 @@ class ScanResult:
 
     ``target`` names the image or report; ``notes`` carry sentences a notebook should show
     (for example "nothing to inventory"); ``packages`` is the inventory when the built-in
-    scanner produced the result (it feeds the SBOM export), else empty.
+    scanner produced the result (it feeds the SBOM export), else empty. ``coverage`` says what
+    was judged against which advisory source (None for a tool's report: its scope is the
+    tool's). ``base_image`` and ``base_layers`` name the image's base and how many of its
+    first layers came from it, when known (``-1``: unknown).
     """
 
     target: str
@@ -174,14 +180,22 @@ class ScanResult:
     source: str = ""
     notes: list[str] = field(default_factory=list)
     packages: list[Package] = field(default_factory=list)
+    coverage: Coverage | None = None
+    base_image: str = ""
+    base_layers: int = -1
 
     @property
     def summary(self) -> dict[str, int]:
         return summarize(self.findings)
 
     def to_json(self) -> dict[str, Any]:
-        """Exactly ``{"findings": [...], "summary": {...}}``: the shape other tools can rely on."""
-        return {"findings": [f.to_dict() for f in self.findings], "summary": self.summary}
+        """``{"findings": [...], "summary": {...}}``, then ``"coverage": {...}`` when the scan
+        knows what it judged: the shape other tools can rely on."""
+        document: dict[str, Any] = {"findings": [f.to_dict() for f in self.findings],
+                                    "summary": self.summary}
+        if self.coverage is not None:
+            document["coverage"] = self.coverage.to_json()
+        return document
 
     def sorted_findings(self) -> list[Finding]:
         """Worst first, then by package and id, so tables read the same on every run."""
@@ -201,14 +215,32 @@ class ScanResult:
         return pd.Series([summary[s] for s in SEVERITIES],
                          index=pd.Index(SEVERITIES, name="severity"), name="findings")
 
-    def describe(self) -> str:
-        """One sentence a notebook can print under the table."""
+    def headline(self) -> str:
+        """The count of findings with its scope, in one sentence.
+
+        With a coverage: ``app: 20 findings (…) in 15 python packages judged against …; 118
+        dpkg packages listed, not judged: …``, or ``app: no known vulnerabilities in the 15
+        python packages judged against …``. A tool's report has no coverage: its count is
+        said to be the tool's (``app: 0 findings reported by trivy``).
+        """
+        counts = ", ".join(f"{n} {s}" for s, n in self.summary.items() if n)
+        found = f"{len(self.findings)} finding{'s' if len(self.findings) != 1 else ''}"
+        if self.coverage is None:
+            by = f" reported by {self.source}" if self.source else " in the report"
+            return f"{self.target}: {found}{f' ({counts})' if counts else ''}{by}."
+        coverage = self.coverage
+        gaps = "; ".join(coverage.gaps())
+        tail = f"; {gaps}" if gaps else ""
+        if not coverage.judged:
+            return (f"{self.target}: nothing judged ({coverage.listed} packages listed)"
+                    f"{tail}.")
         if not self.findings:
-            base = f"{self.target}: no known vulnerabilities found"
-        else:
-            counts = ", ".join(f"{n} {s}" for s, n in self.summary.items() if n)
-            base = f"{self.target}: {len(self.findings)} findings ({counts})"
-        return " ".join([base + ".", *self.notes]).strip()
+            return f"{self.target}: no known vulnerabilities in the {coverage.scope()}{tail}."
+        return f"{self.target}: {found} ({counts}) in the {coverage.scope()}{tail}."
+
+    def describe(self) -> str:
+        """The :meth:`headline` and the notes: what a notebook prints under the table."""
+        return " ".join([self.headline(), *self.notes]).strip()
 
 
 def findings_frame(findings: Iterable[Finding]) -> pd.DataFrame:

@@ -153,14 +153,24 @@ def brought_in_by(package: Package | None, packages: list[Package], *,
     return f"via {', '.join(via)}" if via else "direct"
 
 
+def _base(result: ScanResult, base_layers: int | None, base: str | None) -> tuple[int, str]:
+    """The base layer count and name given, else those the scan found, else (0, "")."""
+    layers = base_layers if base_layers is not None else max(result.base_layers, 0)
+    return layers, (base if base is not None else result.base_image)
+
+
 def origins(result: ScanResult, *, requirements: Mapping[str, str] | None = None,
-            base_layers: int = 0) -> list[dict[str, object]]:
+            base_layers: int | None = None, base: str | None = None
+            ) -> list[dict[str, object]]:
     """One row per finding: the layer and step that added the package, the requirement line
     naming it (``requirements`` maps a file name to its text), and why it is there.
 
-    ``base_layers`` is how many of the image's first layers come from its base image, so
-    packages the base brought are told apart from the app's own.
+    ``base_layers`` is how many of the image's first layers come from its base image ``base``
+    (a name, shown in the step of those layers), so packages the base brought are told apart
+    from the app's own; both default to what the scan found (``result.base_layers``,
+    ``result.base_image``).
     """
+    base_layers, base = _base(result, base_layers, base)
     lines: dict[str, RequirementLine] = {}
     for file, text in (requirements or {}).items():
         for name, line in parse_requirements(text, file=file).items():
@@ -179,7 +189,7 @@ def origins(result: ScanResult, *, requirements: Mapping[str, str] | None = None
             "fixed": finding.fixed,
             "layer": package.layer_index if package else -1,
             "step": (describe_step(package.step) if package else "")
-            or ("(base image)" if in_base else ""),
+            or ((f"(base image {base})" if base else "(base image)") if in_base else ""),
             "requirement": str(requirement) if requirement and not in_base else "",
             "brought in by": brought_in_by(package, result.packages, base_layers=base_layers),
         })
@@ -187,14 +197,50 @@ def origins(result: ScanResult, *, requirements: Mapping[str, str] | None = None
 
 
 def origins_frame(result: ScanResult, *, requirements: Mapping[str, str] | None = None,
-                  base_layers: int = 0) -> pd.DataFrame:
+                  base_layers: int | None = None, base: str | None = None) -> pd.DataFrame:
     """:func:`origins` as a DataFrame (severity an ordered category, worst first)."""
     import pandas as pd
 
     from .model import SEVERITIES
 
-    frame = pd.DataFrame(origins(result, requirements=requirements, base_layers=base_layers),
-                         columns=ORIGIN_COLUMNS)
+    frame = pd.DataFrame(origins(result, requirements=requirements, base_layers=base_layers,
+                                 base=base), columns=ORIGIN_COLUMNS)
     frame["severity"] = pd.Categorical(frame["severity"], categories=list(SEVERITIES),
                                        ordered=True)
     return frame
+
+
+SPLIT_COLUMNS = ["image", "layers", "packages",
+                 *("CRITICAL", "HIGH", "MEDIUM", "LOW", "UNKNOWN"), "findings"]
+
+
+def base_split(result: ScanResult, *, base_layers: int | None = None,
+               base: str | None = None) -> pd.DataFrame:
+    """Findings per severity, split between the base image's layers and the image's own: what
+    Docker Scout's ``--only-base`` and ``--ignore-base`` show, by the course's layer attribution.
+
+    Two rows, ``base image`` and ``your layers``; columns :data:`SPLIT_COLUMNS` (the image the
+    layers are from, their numbers, the packages listed in them, findings per severity, all
+    findings). Packages the scan cannot place in a layer count with neither.
+    """
+    import pandas as pd
+
+    from .model import SEVERITIES
+
+    base_layers, base = _base(result, base_layers, base)
+    last = max([p.layer_index for p in result.packages] + [base_layers - 1, 0])
+    sides = {"base image": (base or "unknown", 0, base_layers - 1),
+             "your layers": (result.target, base_layers, last)}
+    rows = []
+    for label, (image, first, end) in sides.items():
+        inside = [p for p in result.packages if first <= p.layer_index <= end]
+        counts = dict.fromkeys(SEVERITIES, 0)
+        for finding in result.findings:
+            package = package_of(finding, result.packages)
+            if package is not None and first <= package.layer_index <= end:
+                counts[finding.severity] += 1
+        layers = f"{first}–{end}" if end > first else (str(first) if end == first else "none")
+        rows.append({"where": label, "image": image, "layers": layers,
+                     "packages": len(inside), **counts,
+                     "findings": sum(counts.values())})
+    return pd.DataFrame(rows, columns=["where", *SPLIT_COLUMNS]).set_index("where")

@@ -2,7 +2,9 @@
 
 It needs no network, no scanner binary and no engine (it reads a ``docker save`` archive), so
 it runs the same in a classroom without internet, on Binder, and in CI. It only knows what the
-shipped snapshot knows: the notes on the result say what it could not judge.
+shipped snapshot knows: the result's :class:`~helpers.scan.coverage.Coverage` says, per package
+type, what was listed, what was judged against which advisory source of which date, and why
+the rest was not. Only judged packages are matched, so every finding is inside that scope.
 """
 
 from __future__ import annotations
@@ -13,9 +15,9 @@ from typing import Any
 
 from . import matcher
 from .advisories import AdvisoryIndex, load_snapshot
+from .coverage import coverage_of, is_judged
 from .inventory import NOTHING_TO_INVENTORY, inventory, wants
 from .model import Package, ScanResult
-from .versions import ecosystem_family, scheme_for
 
 
 def _index(snapshot: AdvisoryIndex | str | Path | None) -> AdvisoryIndex:
@@ -25,32 +27,25 @@ def _index(snapshot: AdvisoryIndex | str | Path | None) -> AdvisoryIndex:
 
 
 def coverage_notes(packages: Iterable[Package], index: AdvisoryIndex) -> list[str]:
-    """Sentences about packages the snapshot cannot judge, so silence is not read as safety."""
-    notes = []
-    known_families = {ecosystem_family(e) for e in index.ecosystems()}
-    by_ecosystem: dict[str, int] = {}
-    for package in packages:
-        by_ecosystem[package.ecosystem] = by_ecosystem.get(package.ecosystem, 0) + 1
-    for ecosystem, count in sorted(by_ecosystem.items()):
-        if scheme_for(ecosystem) is None:
-            notes.append(f"{count} {ecosystem} packages were listed but not matched: the "
-                         f"built-in matcher does not compare {ecosystem} versions.")
-        elif ecosystem_family(ecosystem) not in known_families:
-            notes.append(f"{count} {ecosystem} packages were listed but the advisory snapshot "
-                         f"has no {ecosystem} advisories; refresh it online "
-                         "(scripts/build_advisory_snapshot.py --refresh-online) to judge them.")
-    return notes
+    """Sentences about packages the snapshot cannot judge, so silence is not read as safety:
+    one per package type with packages listed but not judged (see :mod:`.coverage`)."""
+    return coverage_of(packages, index).gaps()
 
 
 def scan_packages(packages: Iterable[Package], *, target: str = "image",
                   snapshot: AdvisoryIndex | str | Path | None = None) -> ScanResult:
-    """Match already inventoried packages (e.g. from a test or a saved inventory)."""
+    """Match already inventoried packages (e.g. from a test or a saved inventory).
+
+    Only the packages the snapshot covers are matched (:func:`~.coverage.is_judged`); the
+    result's ``coverage`` counts them per package type. Raises :class:`CourseError` when the
+    snapshot file is missing or unreadable.
+    """
     packages = list(packages)
     index = _index(snapshot)
-    findings = matcher.match(packages, index)
-    notes = [NOTHING_TO_INVENTORY] if not packages else coverage_notes(packages, index)
+    findings = matcher.match([p for p in packages if is_judged(p, index)], index)
+    notes = [NOTHING_TO_INVENTORY] if not packages else []
     result = ScanResult(target=target, findings=findings, source=matcher.SOURCE, notes=notes,
-                        packages=packages)
+                        packages=packages, coverage=coverage_of(packages, index))
     result.findings = result.sorted_findings()  # worst first, stable across runs
     return result
 

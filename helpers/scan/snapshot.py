@@ -5,7 +5,10 @@ Two ways in, one format out:
 * offline, from copies of the PyPA advisory database (YAML, ``vulns/<package>/*.yaml``) and of
   GitHub-reviewed advisories (JSON), both CC-BY-4.0;
 * online, from the OSV API (``/v1/querybatch`` for the ids, ``/v1/vulns/{id}`` for each record),
-  which also serves Debian and Ubuntu advisories.
+  which also serves the Debian and Alpine advisories (taken by OSV from Debian's security
+  tracker and Alpine's secdb) for the OS packages of the course's images. Those are asked for
+  per source package *at the version installed* (``Debian:12/glibc@2.36-9+deb12u14``): a
+  package's full history is large, and the scanner needs only what affects that version.
 
 Only facts are kept (ids, aliases, affected ranges and versions, severity, dates, the source
 URL); summaries and details are dropped. One issue is often published twice (a PYSEC and a GHSA
@@ -27,14 +30,17 @@ import yaml
 
 from ..errors import CourseError
 from .model import normalize_severity, severity_rank
-from .versions import ecosystems_match, scheme_for
+from .versions import ecosystem_family, ecosystems_match, scheme_for
 
 #: The Python packages the course images install (app, its dependencies, the build tools).
 COURSE_PYTHON_PACKAGES: tuple[str, ...] = (
     "flask", "werkzeug", "jinja2", "itsdangerous", "click", "markupsafe", "blinker",
     "requests", "urllib3", "idna", "certifi", "charset-normalizer", "pymysql", "mysqlclient",
-    "gunicorn", "pip", "setuptools", "wheel", "cryptography", "cffi", "pycparser",
+    "gunicorn", "pip", "setuptools", "wheel", "cryptography", "cffi", "pycparser", "packaging",
 )
+
+#: A package the snapshot is asked for: (ecosystem, name) or (ecosystem, name, version).
+Query = tuple[str, ...]
 
 OSV_API = "https://api.osv.dev"
 SNAPSHOT_FORMAT = "osv-snapshot"
@@ -44,16 +50,25 @@ PYPA_SOURCE = {
     "name": "PyPA Advisory Database",
     "url": "https://github.com/pypa/advisory-database",
     "license": "CC-BY-4.0",
+    "ecosystems": ["PyPI"],
 }
 GHSA_SOURCE = {
     "name": "GitHub Advisory Database (GitHub-reviewed advisories)",
     "url": "https://github.com/github/advisory-database",
     "license": "CC-BY-4.0",
+    "ecosystems": ["PyPI"],
 }
 OSV_SOURCE = {
     "name": "OSV.dev API (records from the databases it aggregates)",
     "url": "https://osv.dev",
     "license": "each record under its source database's licence (PyPA and GitHub: CC-BY-4.0)",
+}
+#: What OSV serves for each ecosystem family, named in the refreshed snapshot's sources.
+OSV_ORIGINS = {
+    "pypi": "OSV.dev: PyPA and GitHub advisories (PyPI)",
+    "debian": "OSV.dev: Debian Security Tracker",
+    "ubuntu": "OSV.dev: Ubuntu CVE Tracker",
+    "alpine": "OSV.dev: Alpine secdb",
 }
 
 _EVENT_KINDS = ("introduced", "fixed", "last_affected", "limit")
@@ -242,8 +257,14 @@ def merge(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return sorted(merged, key=lambda r: (r["affected"][0]["package"]["name"], r["id"]))
 
 
-def _document(advisories: list[dict[str, Any]], *, sources: list[dict[str, str]],
-              packages: Sequence[tuple[str, str]], extra: dict[str, Any] | None = None
+def query_text(query: Sequence[str]) -> str:
+    """``PyPI/flask`` or ``Debian:12/glibc@2.36-9+deb12u14``: how the snapshot lists a query."""
+    ecosystem, name, *version = query
+    return f"{ecosystem}/{name}" + (f"@{version[0]}" if version and version[0] else "")
+
+
+def _document(advisories: list[dict[str, Any]], *, sources: list[dict[str, Any]],
+              packages: Sequence[Query], extra: dict[str, Any] | None = None
               ) -> dict[str, Any]:
     document: dict[str, Any] = {
         "format": SNAPSHOT_FORMAT,
@@ -252,7 +273,7 @@ def _document(advisories: list[dict[str, Any]], *, sources: list[dict[str, str]]
                  "source URL), reduced from the sources below; descriptions are not included. "
                  "See README.md in this folder for attribution."),
         "sources": sources,
-        "packages": [f"{eco}/{name}" for eco, name in packages],
+        "packages": [query_text(query) for query in packages],
     }
     document.update(extra or {})
     document["advisory_count"] = len(advisories)
@@ -287,16 +308,54 @@ def build_from_copies(pypa_dir: Path, ghsa_dir: Path,
         if facts:
             records.append(facts)
     sources = [PYPA_SOURCE] + ([GHSA_SOURCE] if ghsa_dir.is_dir() else [])
-    return _document(merge(records), sources=sources, packages=wanted)
+    merged = merge(records)
+    return _document(merged, sources=sources, packages=wanted,
+                     extra={"data_as_of": _newest(merged)})
+
+
+def _newest(records: Iterable[dict[str, Any]]) -> str:
+    """The newest ``modified`` (else ``published``) date of the records, ``YYYY-MM-DD``: the
+    date an offline snapshot's data is from (not the day it was built, which says nothing)."""
+    dates = [str(r.get("modified") or r.get("published") or "") for r in records]
+    return max((d for d in dates if d), default="")[:10]
 
 
 # --- online refresh -----------------------------------------------------------------------
 
 
-def parse_query(text: str) -> tuple[str, str]:
-    """``flask`` -> (PyPI, flask); ``Debian:12/openssl`` -> (Debian:12, openssl)."""
-    ecosystem, sep, name = text.rpartition("/")
-    return (ecosystem, name) if sep and ecosystem else ("PyPI", text)
+def parse_query(text: str) -> Query:
+    """``flask`` -> (PyPI, flask); ``Debian:12/openssl`` -> (Debian:12, openssl);
+    ``Debian:12/glibc@2.36-9`` -> (Debian:12, glibc, 2.36-9): only what affects that version."""
+    ecosystem, sep, rest = text.strip().rpartition("/")
+    name, at, version = rest.partition("@")
+    query = (ecosystem, name) if sep and ecosystem else ("PyPI", name)
+    return (*query, version) if at and version else query
+
+
+def os_queries(packages: Iterable[Any]) -> list[Query]:
+    """(ecosystem, source package, source version) of every dpkg/apk package of an inventory.
+
+    Debian and Alpine advisories are filed per source package (``glibc`` for ``libc6``), so
+    that is what is asked for, at the installed source version; duplicates once.
+    """
+    found: dict[Query, None] = {}
+    for package in packages:
+        if getattr(package, "type", "") != "os" or scheme_for(package.ecosystem) is None:
+            continue
+        name = package.source_name or package.name
+        version = package.source_version or package.version
+        found[(package.ecosystem, name, version)] = None
+    return sorted(found)
+
+
+def read_query_list(path: Path) -> list[Query]:
+    """Queries from a text file, one ``ECOSYSTEM/NAME[@VERSION]`` a line; ``#`` comments."""
+    queries = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line:
+            queries.append(parse_query(line))
+    return queries
 
 
 def _request(session: Any, method: str, url: str, timeout: float, **kwargs: Any) -> Any:
@@ -323,11 +382,29 @@ def _request(session: Any, method: str, url: str, timeout: float, **kwargs: Any)
                                "left unchanged.", log_tail=response.text[:500]) from None
 
 
-def query_ids(session: Any, queries: Sequence[tuple[str, str]], *, api_url: str,
+def _osv_query(query: Sequence[str]) -> dict[str, Any]:
+    ecosystem, name, *version = query
+    asked: dict[str, Any] = {"package": {"ecosystem": ecosystem, "name": name}}
+    if version and version[0]:
+        asked["version"] = version[0]
+    return asked
+
+
+def query_ids(session: Any, queries: Sequence[Query], *, api_url: str,
               timeout: float) -> list[str]:
-    """Every advisory id OSV knows for the packages, following its page tokens."""
+    """Every advisory id OSV knows for the packages (affecting the version, when a query names
+    one), following its page tokens; 1000 queries per request, OSV's limit."""
     ids: list[str] = []
-    pending = [{"package": {"ecosystem": eco, "name": name}} for eco, name in queries]
+    asked = [_osv_query(q) for q in queries]
+    for start in range(0, len(asked), 1000):
+        ids.extend(_query_page(session, asked[start:start + 1000], api_url=api_url,
+                               timeout=timeout))
+    return list(dict.fromkeys(ids))
+
+
+def _query_page(session: Any, pending: list[dict[str, Any]], *, api_url: str,
+                timeout: float) -> list[str]:
+    ids: list[str] = []
     while pending:
         answer = _request(session, "POST", f"{api_url}/v1/querybatch", timeout,
                           json={"queries": pending})
@@ -337,30 +414,45 @@ def query_ids(session: Any, queries: Sequence[tuple[str, str]], *, api_url: str,
             if result.get("next_page_token"):
                 next_round.append({**query, "page_token": result["next_page_token"]})
         pending = next_round
-    return list(dict.fromkeys(ids))
+    return ids
 
 
-def refresh_online(queries: Sequence[tuple[str, str]], *, api_url: str = OSV_API,
+def refresh_online(queries: Sequence[Query], *, api_url: str = OSV_API,
                    timeout: float = 20.0, session: Any = None) -> dict[str, Any]:
-    """A fresh snapshot from the OSV API for (ecosystem, name) pairs; raises CourseError offline.
+    """A fresh snapshot from the OSV API for (ecosystem, name[, version]) queries.
 
-    Nothing is written here: the caller replaces the shipped file only after everything came
-    back, so a half-finished refresh never leaves a half-written snapshot.
+    Raises :class:`CourseError` (with a hint that the shipped snapshot is unchanged) when the
+    API cannot be reached or answers with something else than JSON. Nothing is written here:
+    the caller replaces the shipped file only after everything came back, so a half-finished
+    refresh never leaves a half-written snapshot.
     """
     import requests
 
     api_url = api_url.rstrip("/")
     session = session or requests.Session()
+    wanted = [(q[0], q[1]) for q in queries]
     records = []
     for advisory_id in query_ids(session, queries, api_url=api_url, timeout=timeout):
         record = _request(session, "GET", f"{api_url}/v1/vulns/{advisory_id}", timeout)
         facts = facts_only(record, source_url=f"https://osv.dev/vulnerability/{advisory_id}",
-                           wanted=list(queries))
+                           wanted=wanted)
         if facts:
             records.append(facts)
     retrieved = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d")
-    return _document(merge(records), sources=[OSV_SOURCE], packages=queries,
+    return _document(merge(records), sources=osv_sources(queries), packages=queries,
                      extra={"retrieved": retrieved, "api": api_url})
+
+
+def osv_sources(queries: Sequence[Query]) -> list[dict[str, Any]]:
+    """The refreshed snapshot's sources: OSV, once per ecosystem family asked for, each naming
+    the database OSV took those records from and the ecosystems it covers."""
+    by_family: dict[str, list[str]] = {}
+    for query in queries:
+        family = ecosystem_family(query[0])
+        if query[0] not in by_family.setdefault(family, []):
+            by_family[family].append(query[0])
+    return [{**OSV_SOURCE, "name": OSV_ORIGINS.get(family, f"OSV.dev ({family})"),
+             "ecosystems": ecosystems} for family, ecosystems in by_family.items()]
 
 
 def write_snapshot(document: dict[str, Any], path: Path) -> Path:

@@ -2,8 +2,10 @@
 
 Version strings only compare within their ecosystem's rules: PEP 440 for PyPI (``2.0.0rc1`` comes
 before ``2.0.0``; ``2.0`` equals ``2.0.0``), dpkg's for Debian and Ubuntu (``1:1.0`` beats
-``2.0`` by its epoch; ``1.0~rc1`` comes before ``1.0``). String or tuple comparison gets both
-wrong, so this module uses ``packaging.version`` and ``debian.debian_support.Version``.
+``2.0`` by its epoch; ``1.0~rc1`` comes before ``1.0``), apk's for Alpine (``1.2_rc1`` comes
+before ``1.2``, ``1.2_p1`` after it, ``-r2`` is the package revision). String or tuple
+comparison gets all three wrong, so this module uses ``packaging.version``,
+``debian.debian_support.Version`` and :class:`ApkVersion`.
 
 OSV ranges are event lists: ``introduced`` opens an affected interval, ``fixed`` closes it
 (the fixed version is safe), ``last_affected`` closes it after that version. An explicit
@@ -12,6 +14,8 @@ OSV ranges are event lists: ``introduced`` opens an affected interval, ``fixed``
 
 from __future__ import annotations
 
+import functools
+import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -39,11 +43,68 @@ def _parse_dpkg(text: str) -> DebianVersion:
     return DebianVersion(text)
 
 
+_APK_VERSION = re.compile(
+    r"^(?P<numbers>\d+(?:\.\d+)*)(?P<letter>[a-z])?"
+    r"(?P<suffixes>(?:_(?:alpha|beta|pre|rc|cvs|svn|git|hg|p)\d*)*)"
+    r"(?:~(?P<commit>[0-9a-f]+))?(?:-r(?P<revision>\d+))?$")
+_APK_SUFFIX = re.compile(r"_(alpha|beta|pre|rc|cvs|svn|git|hg|p)(\d*)")
+#: apk's suffix order: pre-releases before the release (rank 0 here), patches after it.
+_APK_SUFFIX_RANK = {"alpha": -4, "beta": -3, "pre": -2, "rc": -1,
+                    "cvs": 1, "svn": 2, "git": 3, "hg": 4, "p": 5}
+
+
+@functools.total_ordering
+class ApkVersion:
+    """An Alpine package version, ordered as ``apk version -t`` orders them.
+
+    ``NUMBERS[LETTER][_SUFFIX[N]]...[~HASH][-rREVISION]``: the dotted numbers compare one by one
+    (``1.10`` after ``1.9``; more components after fewer: ``1.2.1`` after ``1.2``), then the
+    letter (``1.2a`` after ``1.2``), then the suffixes (``_alpha`` < ``_beta`` < ``_pre`` <
+    ``_rc`` < none < ``_cvs`` < ``_svn`` < ``_git`` < ``_hg`` < ``_p``), then the revision
+    ``-rN``. Raises ValueError for text that is not an apk version.
+    """
+
+    def __init__(self, text: str) -> None:
+        text = str(text).strip()
+        match = _APK_VERSION.match(text)
+        if not match:
+            raise ValueError(f"not an apk version: {text!r}")
+        self.text = text
+        numbers = tuple(int(part) for part in match["numbers"].split("."))
+        suffixes = tuple((_APK_SUFFIX_RANK[name], int(number or 0))
+                         for name, number in _APK_SUFFIX.findall(match["suffixes"] or ""))
+        # "no suffix" sits between the pre-release and the patch suffixes
+        self._key = (numbers, match["letter"] or "", (*suffixes, (0, 0)),
+                     int(match["revision"] or 0))
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ApkVersion) and self._key == other._key
+
+    def __hash__(self) -> int:
+        return hash(self._key)
+
+    def __lt__(self, other: ApkVersion) -> bool:
+        if not isinstance(other, ApkVersion):
+            return NotImplemented
+        return self._key < other._key
+
+    def __str__(self) -> str:
+        return self.text
+
+    def __repr__(self) -> str:
+        return f"ApkVersion({self.text!r})"
+
+
+def _parse_apk(text: str) -> ApkVersion:
+    return ApkVersion(text)
+
+
 PYPI = Scheme("PyPI", _parse_pep440, lambda name: canonicalize_name(name))
 DPKG = Scheme("dpkg", _parse_dpkg, lambda name: name.strip().lower())
+APK = Scheme("apk", _parse_apk, lambda name: name.strip().lower())
 
 #: OSV ecosystem family (the part before ``:``) -> version scheme.
-_SCHEMES = {"pypi": PYPI, "debian": DPKG, "ubuntu": DPKG}
+_SCHEMES = {"pypi": PYPI, "debian": DPKG, "ubuntu": DPKG, "alpine": APK}
 
 
 def scheme_for(ecosystem: str) -> Scheme | None:

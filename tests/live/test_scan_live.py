@@ -1,5 +1,6 @@
-"""The built-in scanner on real images: the app with its 2021 pins, the same app bumped, the
-command line on images and on saved archives, and bad input (exit 2, one readable line)."""
+"""The built-in scanner on real images: the app with its 2021 pins, the same app bumped, what
+each scan judged, the command line on images and on saved archives, bad input (exit 2, one
+readable line), and the real scanners: run when they can, one line per tool when not."""
 
 from __future__ import annotations
 
@@ -65,27 +66,47 @@ def test_where_each_finding_comes_from(built: dict[str, str], python_image: str)
     assert set(urllib3["brought in by"]) == {"via requests"}
 
 
-def test_bumped_pins_report_neither_and_nothing_serious(built: dict[str, str]) -> None:
-    before = scan_source(images.export_stream(built["old"]), target=built["old"])
-    after = scan_source(images.export_stream(built["new"]), target=built["new"])
+def test_bumped_pins_report_neither_and_nothing_serious_in_your_layers(
+        built: dict[str, str], python_image: str) -> None:
+    before = vulnerabilities.scan_image(built["old"])
+    after = vulnerabilities.scan_image(built["new"])
+    assert after.base_image == python_image and after.base_layers > 0  # found by its layers
     ids = {f.id for f in after.findings}
     assert not {"CVE-2023-30861", "CVE-2023-25577"} & ids
-    assert vulnerabilities.python_findings(after).empty
+    verdict = vulnerabilities.scope_check(after)
+    assert verdict.passed, verdict.failure()
+    assert all(f.package in ("pip", "setuptools", "wheel") for f in after.findings)  # the base's
     comparison = compare(before, after)
     assert comparison.counts["new"] == 0
     assert comparison.counts["fixed"] + comparison.counts["still open"] == len(before.findings)
+
+
+def test_every_listed_python_package_is_judged_and_the_os_ones_are_counted(
+        built: dict[str, str]) -> None:
+    result = scan_source(images.export_stream(built["new"]), target=built["new"])
+    python, dpkg = result.coverage.row("python"), result.coverage.row("dpkg")
+    assert python.listed == python.judged >= 15
+    assert dpkg.listed > 50  # the Debian base: listed, judged only after an online refresh
+    assert dpkg.judged in (0, dpkg.listed)
+    assert result.coverage.listed == len(result.packages)
 
 
 def test_cli_scan_of_an_image(built: dict[str, str]) -> None:
     done = _cli("scan", built["old"], "--json")
     assert done.returncode == 0, done.stderr
     document = json.loads(done.stdout)
-    assert list(document) == ["findings", "summary"]
+    assert list(document) == ["findings", "summary", "coverage"]
     assert any(f["id"] == "CVE-2023-25577" for f in document["findings"])
+    python = document["coverage"]["types"]["python"]
+    assert python["judged"] == python["listed"] and python["source"] and python["as_of"]
     table = _cli("scan", built["old"], "--fail-on", "HIGH")
     assert table.returncode == 1
     assert b"RUN pip install --no-cache-dir -r requirements-2021.txt" in table.stdout
-    assert _cli("scan", built["new"], "--fail-on", "HIGH").returncode == 0
+    assert table.stdout.startswith(f"{built['old']}: 20 findings".encode())
+    new = json.loads(_cli("scan", built["new"], "--json").stdout)
+    serious = any(f["severity"] in ("HIGH", "CRITICAL") for f in new["findings"])
+    # the gate counts the base image's findings too (on the stand-in: its setuptools)
+    assert _cli("scan", built["new"], "--fail-on", "HIGH").returncode == int(serious)
 
 
 def test_cli_scan_of_saved_and_piped_archives(built: dict[str, str], tmp_path: Path) -> None:
@@ -115,3 +136,16 @@ def test_cli_scan_of_an_unknown_image() -> None:
     assert done.returncode == 2
     lines = done.stderr.decode().strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: There is no image called")
+
+
+def test_real_scanners_run_or_say_why_in_one_line(built: dict[str, str]) -> None:
+    real = vulnerabilities.real_scans(built["old"])
+    assert [run.title for run in real.runs] == ["Trivy", "Grype", "Docker Scout"]
+    for run in real.runs:
+        if run.ran:
+            assert run.result is not None and run.result.findings, run.title
+            flask = {f.package.lower() for f in run.result.findings}
+            assert "flask" in flask, run.title
+        else:
+            assert run.reason and "\n" not in run.reason, run.title
+    assert ("nothing is compared" in real.describe()) == (not real.ran)

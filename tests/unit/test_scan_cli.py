@@ -137,7 +137,11 @@ def test_scan_archive_file_table_shows_layer_steps(capsys: pytest.CaptureFixture
     assert out.startswith("course-app:2021: ")
     flask_line = next(line for line in out.splitlines() if "CVE-2023-30861" in line)
     assert "1 RUN pip install -r requirements-2021.txt" in flask_line
-    assert "note: 1 Debian:12 packages were listed" in out
+    head = out.splitlines()[0]
+    assert "in the 2 python packages judged against PyPA Advisory Database" in head
+    assert "1 dpkg package (libc6) listed, not judged: the advisory snapshot has no Debian:12" \
+        in head
+    assert "coverage: python 2/2 judged, dpkg 0/1 judged" in out
 
 
 def test_scan_json_keeps_notes_out_of_the_json(capsys: pytest.CaptureFixture[str],
@@ -149,7 +153,15 @@ def test_scan_json_keeps_notes_out_of_the_json(capsys: pytest.CaptureFixture[str
     assert ("CVE-2023-30861", "Flask", "2.2.5, 2.3.2") in ids
     assert ("CVE-2023-25577", "Werkzeug", "2.2.3") in ids
     assert all(f["layer"].startswith("sha256:") for f in document["findings"])
-    assert err.startswith("note: ")
+    assert list(document) == ["findings", "summary", "coverage"]
+    coverage = document["coverage"]
+    assert (coverage["listed"], coverage["judged"], coverage["not_judged"]) == (3, 2, 1)
+    python, dpkg = coverage["types"]["python"], coverage["types"]["dpkg"]
+    assert (python["listed"], python["judged"], python["ecosystem"]) == (2, 2, "PyPI")
+    assert "PyPA Advisory Database" in python["source"] and python["as_of"] == coverage["as_of"]
+    assert (dpkg["listed"], dpkg["judged"], dpkg["source"]) == (1, 0, "")
+    assert "no Debian:12 advisories" in dpkg["why_not_judged"]
+    assert err.startswith("note: 1 dpkg package (libc6) listed, not judged")
 
 
 def test_scan_writes_an_sbom(capsys: pytest.CaptureFixture[str], app_archive: Path,
@@ -176,7 +188,8 @@ def test_archive_without_package_database_says_nothing_to_inventory(
                                   tag="static:1"))
     code, out, _ = _run(capsys, "scan", str(path))
     assert code == 0
-    assert "no known vulnerabilities found" in out and "Nothing to inventory" in out
+    assert "nothing judged (0 packages listed)" in out and "Nothing to inventory" in out
+    assert "no known vulnerabilities" not in out  # never without its scope
 
 
 def _cut(data: bytes) -> bytes:

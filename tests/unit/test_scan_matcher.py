@@ -14,8 +14,10 @@ from helpers.scan.advisories import AdvisoryIndex, advisory_from_osv
 from helpers.scan.matcher import match
 from helpers.scan.model import Package
 from helpers.scan.versions import (
+    APK,
     DPKG,
     PYPI,
+    ApkVersion,
     ecosystems_match,
     is_affected,
     newer_fixes,
@@ -185,8 +187,42 @@ def test_debian_advisories_match_by_source_package_and_release() -> None:
 
 
 def test_unsupported_ecosystem_gives_no_rows() -> None:
-    index = _index({"id": "ALPINE-1", "affected": [
-        {"package": {"ecosystem": "Alpine:v3.19", "name": "musl"},
+    index = _index({"id": "RHSA-1", "affected": [
+        {"package": {"ecosystem": "Red Hat", "name": "openssl"},
          "ranges": _range({"introduced": "0"}, {"fixed": "9"})}]})
-    musl = Package(name="musl", version="1.2.4-r2", type="os", ecosystem="Alpine:v3.19")
-    assert match([musl], index) == []
+    openssl = Package(name="openssl", version="1:3.0.7-27.el9", type="os", ecosystem="Red Hat")
+    assert match([openssl], index) == []
+
+
+@pytest.mark.parametrize(("older", "newer"), [
+    ("1.2_rc1", "1.2"), ("1.2", "1.2-r1"), ("1.2-r1", "1.2_p1"), ("1.2_p1", "1.2a"),
+    ("1.2a", "1.2.1"), ("1.9", "1.10"), ("1.2_alpha", "1.2_beta2"), ("1.2_beta2", "1.2_beta10"),
+    ("3.1.4-r5", "3.1.4-r10"), ("1.36.1-r5", "1.36.1-r15"),
+])
+def test_apk_versions_order_as_apk_does(older: str, newer: str) -> None:
+    assert APK.parse(older) < APK.parse(newer)
+    assert APK.parse(older) != APK.parse(newer)
+
+
+def test_apk_bad_versions_are_not_guessed() -> None:
+    with pytest.raises(ValueError):
+        ApkVersion("not a version")
+    assert not is_affected(APK, "not a version", _range({"introduced": "0"}, {"fixed": "9"}))
+
+
+def test_alpine_advisories_match_by_origin_package_and_release() -> None:
+    index = _index({"id": "ALPINE-CVE-2024-1", "upstream": ["CVE-2024-1"], "affected": [
+        {"package": {"ecosystem": "Alpine:v3.19", "name": "openssl"},
+         "ranges": _range({"introduced": "0"}, {"fixed": "3.1.4-r5"})}]},
+                   {"id": "ALPINE-CVE-2024-2", "affected": [
+        {"package": {"ecosystem": "Alpine:v3.18", "name": "openssl"},
+         "ranges": _range({"introduced": "0"}, {"fixed": "9"})}]})
+    libcrypto = Package(name="libcrypto3", version="3.1.4-r2", type="os",
+                        ecosystem="Alpine:v3.19", location="lib/apk/db/installed",
+                        source_name="openssl", source_version="3.1.4-r2")
+    [finding] = match([libcrypto], index)
+    assert (finding.id, finding.package, finding.fixed) == ("CVE-2024-1", "libcrypto3",
+                                                            "3.1.4-r5")
+    patched = Package(name="libcrypto3", version="3.1.4-r10", type="os", ecosystem="Alpine:v3.19",
+                      source_name="openssl", source_version="3.1.4-r10")
+    assert match([patched], index) == []

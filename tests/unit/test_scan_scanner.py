@@ -75,7 +75,10 @@ def test_scan_archive_puts_the_layer_on_each_finding() -> None:
     assert {f.layer for f in result.findings} == {"sha256:app"}
     assert {p.name for p in result.packages} == {"libc6", "Flask"}
     # the shipped snapshot has no Debian advisories: say so rather than imply "safe"
-    assert any("Debian:12" in note for note in result.notes)
+    dpkg = result.coverage.row("dpkg")
+    assert (dpkg.listed, dpkg.judged) == (1, 0) and "no Debian:12 advisories" in dpkg.why_not
+    assert "1 dpkg package (libc6) listed, not judged" in result.describe()
+    assert "no known vulnerabilities" not in result.describe()
 
 
 def test_archive_without_package_database_says_nothing_to_inventory() -> None:
