@@ -74,6 +74,31 @@ def _cleanup(args: argparse.Namespace) -> int:
     return 0
 
 
+def _progress_arguments(parser: argparse.ArgumentParser) -> None:
+    _one_line_errors(parser)
+    parser.add_argument("--json", action="store_true", help="one JSON object per task, in a list")
+    parser.add_argument("--notebook", help="only this notebook's tasks (e.g. 06)")
+
+
+@command("progress", "the \"Your turn\" tasks passed in this environment, and when",
+         _progress_arguments)
+def _progress(args: argparse.Namespace) -> int:
+    import json
+
+    from .tasks import progress_path, rows
+
+    found = rows(args.notebook)
+    if args.json:
+        print(json.dumps(found, indent=1))
+        return 0
+    done = sum(row["status"] == "passed" for row in found)
+    print(f"{done} of {len(found)} tasks passed (live checks on this machine, "
+          f"{progress_path()})")
+    for row in found:
+        print(f"{row['task']:<22} {row['status']:<8} {row['passed_at'] or '-':<25} {row['goal']}")
+    return 0
+
+
 @command("leftovers", "list containers, volumes and networks the course left (exit 1 if any)")
 def _leftovers(_: argparse.Namespace) -> int:
     from . import labels

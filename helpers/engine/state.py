@@ -1,0 +1,143 @@
+"""Read-only views of engine objects by name, for the checks of the "Your turn" tasks.
+
+The learner makes these objects with the docker CLI; the course never labels them. Each
+function answers one question about one object (None when it does not exist) and changes
+nothing, except :func:`read_volume_file`, which reads a volume through a throw-away
+container labelled for the running notebook (removed at once).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import docker.errors
+
+from .. import labels
+from .client import client
+
+
+@dataclass(frozen=True)
+class Mount:
+    """One mount of a container: ``volume``/``bind``/``tmpfs``, its source name, path, rw."""
+
+    type: str
+    name: str
+    destination: str
+    rw: bool
+
+
+@dataclass(frozen=True)
+class ContainerState:
+    """What a check needs to know about a container, read from ``docker inspect``."""
+
+    name: str
+    status: str  # created, running, paused, restarting, exited, dead
+    image: str  # the image as the container was created from (Config.Image)
+    exit_code: int
+    user: str  # Config.User ("" = the image's default)
+    memory_bytes: int  # HostConfig.Memory (0 = no limit)
+    restart_policy: str
+    restart_retries: int
+    restart_count: int
+    # "8080/tcp" → [(host address, host port)]
+    ports: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
+    mounts: tuple[Mount, ...] = ()
+    networks: tuple[str, ...] = ()
+    labels: dict[str, str] = field(default_factory=dict)
+
+
+def container(name: str) -> ContainerState | None:
+    """The container called ``name`` (``docker inspect NAME``), or None."""
+    try:
+        attrs = client().api.inspect_container(name)
+    except docker.errors.NotFound:
+        return None
+    state = attrs.get("State") or {}
+    config = attrs.get("Config") or {}
+    host = attrs.get("HostConfig") or {}
+    policy = host.get("RestartPolicy") or {}
+    ports = {port: [(b.get("HostIp", ""), b.get("HostPort", "")) for b in (bindings or [])]
+             for port, bindings in ((attrs.get("NetworkSettings") or {}).get("Ports")
+                                    or {}).items()}
+    mounts = tuple(Mount(type=str(m.get("Type", "")), name=str(m.get("Name") or m.get("Source")
+                                                                   or ""),
+                         destination=str(m.get("Destination", "")), rw=bool(m.get("RW")))
+                   for m in attrs.get("Mounts") or [])
+    networks = tuple(sorted((attrs.get("NetworkSettings") or {}).get("Networks") or {}))
+    return ContainerState(
+        name=str(attrs.get("Name", "")).lstrip("/"), status=str(state.get("Status", "")),
+        image=str(config.get("Image", "")), exit_code=int(state.get("ExitCode") or 0),
+        user=str(config.get("User") or ""), memory_bytes=int(host.get("Memory") or 0),
+        restart_policy=str(policy.get("Name") or "no"),
+        restart_retries=int(policy.get("MaximumRetryCount") or 0),
+        restart_count=int(attrs.get("RestartCount") or 0), ports=ports, mounts=mounts,
+        networks=networks, labels=dict(config.get("Labels") or {}))
+
+
+def volume_exists(name: str) -> bool:
+    """True when a volume called ``name`` exists (``docker volume inspect NAME``)."""
+    try:
+        client().api.inspect_volume(name)
+    except docker.errors.NotFound:
+        return False
+    return True
+
+
+@dataclass(frozen=True)
+class NetworkState:
+    """A network by name: its driver, whether it is ``--internal``, its containers' names."""
+
+    name: str
+    driver: str
+    internal: bool
+    containers: tuple[str, ...]
+
+
+def network(name: str) -> NetworkState | None:
+    """The network called exactly ``name`` (``docker network inspect NAME``), or None."""
+    try:
+        attrs = client().api.inspect_network(name)
+    except docker.errors.NotFound:
+        return None
+    if attrs.get("Name") != name:  # the API also matches an id prefix
+        return None
+    members = tuple(sorted(str(c.get("Name", ""))
+                           for c in (attrs.get("Containers") or {}).values()))
+    return NetworkState(name=name, driver=str(attrs.get("Driver", "")),
+                        internal=bool(attrs.get("Internal")), containers=members)
+
+
+def image_exists(reference: str) -> bool:
+    """True when the engine has an image called ``reference`` (``docker image inspect``)."""
+    try:
+        client().api.inspect_image(reference)
+    except docker.errors.ImageNotFound:
+        return False
+    return True
+
+
+def exec_output(name: str, argv: list[str]) -> tuple[int, str]:
+    """Run ``argv`` in the running container ``name`` (``docker exec``): exit code, output.
+
+    The checks only run commands that read (``id -u``, a ``wget`` of a neighbour).
+    """
+    result = client().containers.get(name).exec_run(argv)
+    return int(result.exit_code or 0), (result.output or b"").decode("utf-8", "replace")
+
+
+def read_volume_file(volume: str, path: str, image: str) -> str | None:
+    """The text of ``path`` (relative to the volume's root) in ``volume``, or None if absent.
+
+    Read by a throw-away container that mounts the volume read-only (``docker run --rm
+    -v VOLUME:/v:ro IMAGE cat /v/PATH``), labelled for the running notebook.
+    """
+    target = "/v/" + path.lstrip("/")
+    try:
+        output = client().containers.run(
+            image, ["sh", "-c", f'cat "{target}" 2>/dev/null || echo "__missing__"'],
+            volumes={volume: {"bind": "/v", "mode": "ro"}}, remove=True,
+            labels=labels.for_new_object(), network_disabled=True)
+    except docker.errors.ContainerError:
+        return None
+    text = output.decode("utf-8", "replace")
+    return None if text.strip() == "__missing__" else text
