@@ -37,6 +37,8 @@ from .client import client, docker_cli_env
 # "[builder 2/5] RUN pip install …", "[3/4] COPY app.py .", "[stage-1 1/3] FROM …"
 STEP_NAME = re.compile(r"^\[(?:(?P<stage>[^\]\s]+) )?(?P<index>\d+)/(?P<total>\d+)\] (?P<text>.*)$",
                        re.S)
+MISSING_SECRET_HINT = ("the Dockerfile mounts a build secret that was not passed: build with "
+                       "`--secret id=ID,src=FILE` (secrets={'ID': FILE} here).")
 ENGINE_GONE = ("cannot connect to the docker daemon", "error during connect",
                "connection refused", "no such file or directory: unix",
                "is the docker daemon running")
@@ -494,23 +496,18 @@ def _failure(tag: str, fold: BuildFold, other: list[str]) -> CourseError:
     step = fold.failed_step()
     if step is not None:
         error = next(err for name, err in reversed(fold.errors) if step.instruction in name)
-        if "secret" in error.lower() and "not found" in error.lower():
-            return BuildFailed(
-                f"Building {tag} failed at step {step.number} ({step.instruction}): {error}",
-                step=str(step.number), command=step.instruction,
-                hint="the step mounts a build secret that was not passed: build with "
-                     "`--secret id=ID,src=FILE` (secrets={'ID': FILE} here).",
-                log_tail=tail("\n".join(step.output)))
+        missing_secret = "secret" in error.lower() and "not found" in error.lower()
         return BuildFailed(
             f"Building {tag} failed at step {step.number} ({step.instruction}): {error}",
             step=str(step.number), command=step.instruction,
-            hint="fix that Dockerfile instruction and build again; the steps before it come "
-                 "from cache.",
+            hint=MISSING_SECRET_HINT if missing_secret else
+            "fix that Dockerfile instruction and build again; the steps before it come from "
+            "cache.",
             log_tail=tail("\n".join(step.output)))
     message = summary or (fold.errors[-1][1] if fold.errors else "the builder returned no image")
     hint = "check the Dockerfile syntax and the base image name."
     if "secret" in lowered and "not found" in lowered:
-        hint = "pass the secret the Dockerfile mounts (`--secret id=…,src=FILE`)."
+        hint = MISSING_SECRET_HINT
     # BuildKit prints the Dockerfile lines around a parse error: keep them in the message's log
     return BuildFailed(f"Building {tag} failed before any step ran: {message}", hint=hint,
                        log_tail=tail(plain, 12))
