@@ -337,3 +337,48 @@ def cache_mount_table(trial: CacheMountTrial) -> pd.DataFrame:
     did (downloaded, took from its cache, compiled)."""
     frame = trial.frame().set_index(["build", "variant"])
     return display.humanize(frame, second_columns=("pip_seconds", "build_seconds"))
+
+
+# --- the seed's multi-stage Dockerfile (notebook 04, "the write-up's Dockerfile") -----------
+
+SEED_APP = "seed"
+
+
+def comment_out_first_line(text: str) -> str:
+    """The Dockerfile with its first line turned into a comment (the seed's one-line fix)."""
+    first, _, rest = text.partition("\n")
+    return f"# {first}\n{rest}" if first and not first.startswith("#") else text
+
+
+@action
+def build_seed(tag: str = "docker-course/seed-04:1.0", *, first_line_fixed: bool = False,
+               dockerfile: str = "Dockerfile") -> BuildResult:
+    """Build ``data/apps/seed`` as the write-up had it, or with only its first line commented.
+
+    The fix is made in a temporary copy of the folder; the seed's files stay as they are.
+    Raises :class:`~helpers.course.BuildFailed` when BuildKit refuses the Dockerfile.
+    """
+    if not first_line_fixed:
+        return course.build_image(tag, app=SEED_APP, dockerfile=dockerfile)
+    with tempfile.TemporaryDirectory(prefix="course-seed-") as folder:
+        context = Path(folder) / SEED_APP
+        shutil.copytree(course.app_dir(SEED_APP), context)
+        path = context / dockerfile
+        path.write_text(comment_out_first_line(path.read_text(encoding="utf-8")),
+                        encoding="utf-8")
+        return course.build_image(tag, context=context, dockerfile=dockerfile)
+
+
+ARG_DOCKERFILE = "Dockerfile.arg"  # a token passed as a build argument
+DEMO_TOKEN_ARG = "API_TOKEN"
+
+
+@action
+def build_with_arg(tag: str = "docker-course/leaky-04:arg") -> BuildResult:
+    """Build ``leaky-secret/Dockerfile.arg`` with a throwaway token as a build argument.
+
+    The token is generated here and worthless: it shows in the printed command line, as a
+    real one would in your shell history and CI logs.
+    """
+    args = {**_shell_args(), DEMO_TOKEN_ARG: "course-" + secrets.token_hex(12)}
+    return course.build_image(tag, app=LEAKY_APP, dockerfile=ARG_DOCKERFILE, build_args=args)

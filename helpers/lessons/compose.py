@@ -548,3 +548,61 @@ def leftovers(prefix: str | None = None) -> pd.DataFrame:
     journal.record(f"docker network ls --filter label={key}")
     journal.record(f"docker volume ls --filter label={key}")
     return pd.DataFrame(engine.leftovers(prefix), columns=["kind", "name", "project"])
+
+
+# --- the seed's compose file (notebook 08, "the write-up's compose file") ------------------
+
+SEED_FOLDER = settings.APPS_DIR / "seed"
+
+
+@dataclass
+class ScaleResult(FactsView):
+    """``up -d --no-deps --scale SERVICE=N SERVICE``: what Compose said, and what it made."""
+
+    service: str
+    asked: int
+    exit_code: int
+    message: str  # Compose's last meaningful line (its warning or error)
+    containers: list[str] = field(default_factory=list)  # the service's containers afterwards
+
+
+@action
+def scale(stack: Stack, service: str, replicas: int, timeout: float = 60) -> ScaleResult:
+    """Ask Compose for ``replicas`` containers of one service (its dependencies left alone)."""
+    proj = _project(stack)
+    try:
+        done = engine.run(proj, "up", "-d", "--no-deps", "--scale", f"{service}={replicas}",
+                          service, timeout=timeout)
+        output = (done.stdout or "") + (done.stderr or "")
+        code = done.returncode
+    except engine._TimedOut as exc:  # noqa: SLF001 - the engine module's own timeout signal
+        output, code = exc.output, -1
+    lines = [line.strip() for line in output.splitlines()
+             if line.strip() and "obsolete" not in line and "DRY-RUN" not in line]
+    message = next((line for line in reversed(lines)
+                    if "WARNING" in line or "rror" in line), lines[-1] if lines else "")
+    made = sorted(s.container for s in engine.states(proj) if s.service == service)
+    return ScaleResult(service=service, asked=replicas, exit_code=code, message=message,
+                       containers=made)
+
+
+def _masked(value: object) -> str:
+    text = "" if value is None else str(value)
+    return f"**** ({len(text)} characters)" if text else "(empty)"
+
+
+def plain_passwords(stack: Stack) -> pd.DataFrame:
+    """Every environment variable of the project model whose name says PASSWORD, masked.
+
+    Read from Compose's own model (``config --format json``): what the containers would get,
+    and what ``docker inspect`` shows to anyone who may use the engine. ``*_FILE`` variables
+    name a file (a Compose secret), not a password, and say so.
+    """
+    rows = []
+    for name, svc in (stack.model.get("services") or {}).items():
+        for key, value in (svc.get("environment") or {}).items():
+            if "PASSWORD" in key.upper():
+                rows.append({"service": name, "variable": key,
+                             "value": str(value) if key.endswith("_FILE") else _masked(value),
+                             "in docker inspect": not key.endswith("_FILE")})
+    return pd.DataFrame(rows, columns=["service", "variable", "value", "in docker inspect"])

@@ -139,7 +139,8 @@ class PushReport(FactsView):
     layers_reused: int
     bytes_sent: int
     bytes_reused: int
-    layers: list[LayerRow] = field(default_factory=list)
+    # Not in the summary view: push_table(report) shows the layers as a table.
+    layers: list[LayerRow] = field(default_factory=list, repr=False)
     pushed: str = ""
     platform_manifest: str = ""
     note: str = ""
