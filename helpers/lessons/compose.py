@@ -575,7 +575,7 @@ def scale(stack: Stack, service: str, replicas: int, timeout: float = 60) -> Sca
                           service, timeout=timeout)
         output = (done.stdout or "") + (done.stderr or "")
         code = done.returncode
-    except engine._TimedOut as exc:  # noqa: SLF001 - the engine module's own timeout signal
+    except engine._TimedOut as exc:
         output, code = exc.output, -1
     lines = [line.strip() for line in output.splitlines()
              if line.strip() and "obsolete" not in line and "DRY-RUN" not in line]

@@ -8,9 +8,8 @@ import re
 import yaml
 
 from helpers import course, settings
-from helpers.lessons import anatomy
+from helpers.lessons import anatomy, registry
 from helpers.lessons import compose as lesson
-from helpers.lessons import registry
 
 FLASK = settings.APPS_DIR / "flask-app"
 SEED = settings.APPS_DIR / "seed"
