@@ -63,12 +63,14 @@ def show_cli(lines: Sequence[str]) -> None:
              f"{html.escape(plain)}</pre>", plain)
 
 
-NOTE_COLOURS = {"info": "#e8f0fe", "ok": "#e6f4ea", "warn": "#fef7e0", "offline": "#eef1f6"}
-NOTE_ICONS = {"info": "ℹ", "ok": "✔", "warn": "⚠", "offline": "⊘"}
+NOTE_COLOURS = {"info": "#e8f0fe", "ok": "#e6f4ea", "warn": "#fef7e0", "offline": "#eef1f6",
+                "task": "#eef1f6"}
+NOTE_ICONS = {"info": "ℹ", "ok": "✔", "warn": "⚠", "offline": "⊘", "task": "⊘"}
 
 
 def note(text: str, *, kind: str = "info") -> None:
-    """A one-line message: info, ok, warn, or offline (replay has no result for this)."""
+    """A one-line message: info, ok, warn, offline (replay has no result for this), or task
+    (a learner's task, which replay never checks by design)."""
     _keep({"note": text, "kind": kind})
     icon = NOTE_ICONS[kind]
     _publish(f'<div class="course-note course-{kind}" style="background:{NOTE_COLOURS[kind]};'

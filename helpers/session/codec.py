@@ -131,7 +131,13 @@ def _find_type(name: str, module: str) -> type:
         _refresh_index()
         candidates = {c for c in _index.get(name, set()) if c not in _names}
         if len(candidates) == 1:
-            return candidates.pop()
+            only = next(iter(candidates))
+            if not module or only.__module__ == module:
+                return only
+            # the one loaded class of that name may not be the recorded one: a class of the
+            # same name in the recorded module (not imported yet) wins
+            hinted = _from_module(name, module)
+            return hinted if hinted is not None and hinted not in _names else only
         if len(candidates) > 1:
             chosen = [c for c in candidates if c.__module__ == module]
             if len(chosen) == 1:

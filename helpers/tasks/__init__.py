@@ -93,7 +93,7 @@ def check(task_id: str, names: Mapping[str, str] | None = None) -> None:
 
         display.note(f"Your turn ({task.id}) needs a live Docker Engine: the recorded session "
                      f"cannot check what you do. To do it for real, {live_options()}.",
-                     kind="offline")
+                     kind="task")
         return
     verdict = run_check(task_id, names)
     display.note(verdict.text(), kind="ok" if verdict.passed else "warn")
@@ -126,7 +126,7 @@ def show_progress(notebook: str | None = None):
 
         display.note(f"Your tasks: {done} of {len(table)} passed on this machine. The tasks are "
                      "checked on a live engine only, never from the recorded session; to do "
-                     f"them, {live_options()}.", kind="offline")
+                     f"them, {live_options()}.", kind="task")
     else:
         display.note(f"Your tasks: {done} of {len(table)} passed, checked live on this machine "
                      f"(kept in {progress_path()}; nothing here comes from a recorded session). "
@@ -152,7 +152,7 @@ def remove_my_objects(notebook: str, *, dry_run: bool = False) -> list[str]:
     wanted.sort(key=lambda item: order[item[0]])
     if _in_replay():
         display.note("Nothing of yours to remove: no Docker Engine runs here (replay).",
-                     kind="offline")
+                     kind="task")
         return []
     if dry_run:
         return [f"{kind} {name}" for kind, name in wanted]
