@@ -62,7 +62,7 @@ SCENARIOS = {
         rerun="before = vulnerabilities.scan_image(OLD)",
         edit=("vulnerabilities.build_app(NEW", '"requirements-bumped.txt"',
               '"requirements-2021.txt"'),
-        depends="vulnerabilities.scope_check(after)"),
+        depends="vulnerabilities.base_and_yours(after)"),
 }
 
 
