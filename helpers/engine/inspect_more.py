@@ -177,12 +177,10 @@ def mounts(name: str) -> list[dict]:
 
 
 def volume_present(name: str) -> bool:
-    """``docker volume inspect NAME`` succeeds."""
-    try:
-        client().api.inspect_volume(name)
-    except docker.errors.NotFound:
-        return False
-    return True
+    """``docker volume inspect NAME`` succeeds (the one lookup lives in :mod:`.state`)."""
+    from .state import volume_exists
+
+    return volume_exists(name)
 
 
 def system_df() -> dict:
