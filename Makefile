@@ -34,7 +34,7 @@ lab: $(STAMP)
 ## notebooks replayed against their committed outputs (strict nbval), then a leftovers check.
 test: $(STAMP)
 	$(PY) -m pytest tests notebooks --nbval-lax $(NBVAL)
-	COURSE_MODE=replay $(PY) -m pytest notebooks --nbval $(NBVAL)
+	COURSE_MODE=replay COURSE_PROGRESS_FILE=/dev/null $(PY) -m pytest notebooks --nbval $(NBVAL)
 	$(PY) -m helpers leftovers
 
 unit: $(STAMP)
@@ -47,7 +47,7 @@ notebooks: $(STAMP)
 	$(PY) -m pytest notebooks --nbval-lax $(NBVAL)
 
 replay: $(STAMP)
-	COURSE_MODE=replay $(PY) -m pytest notebooks --nbval $(NBVAL)
+	COURSE_MODE=replay COURSE_PROGRESS_FILE=/dev/null $(PY) -m pytest notebooks --nbval $(NBVAL)
 
 ## Run every notebook live, refresh data/recordings/ and the notebooks' committed outputs.
 record: $(STAMP)
@@ -80,7 +80,7 @@ lowest:
 	$(LOWEST)/bin/python -m pip list --format=freeze > $(LOWEST)/versions.txt
 	cd tests && ../$(LOWEST)/bin/python -c 'import helpers; assert "site-packages" in helpers.__file__'
 	$(LOWEST)/bin/python -m pytest tests/unit -p no:cacheprovider
-	COURSE_MODE=replay $(LOWEST)/bin/python -m pytest notebooks --nbval $(NBVAL) -p no:cacheprovider
+	COURSE_MODE=replay COURSE_PROGRESS_FILE=/dev/null $(LOWEST)/bin/python -m pytest notebooks --nbval $(NBVAL) -p no:cacheprovider
 
 ## Git hooks for contributors: pre-commit (.pre-commit-config.yaml) and nbdime's notebook diffs.
 hooks: $(STAMP)

@@ -57,6 +57,8 @@ def _mode(mode: str, path: Path | None = None) -> contextlib.AbstractContextMana
     """COURSE_MODE for the kernel, and which notebook file it runs (COURSE_NOTEBOOK_FILE: the
     session finds a cell's id by its source there, as nbclient does not send ids)."""
     values = {"COURSE_MODE": mode}
+    if mode == "replay":  # the saved outputs must not show this machine's task progress
+        values["COURSE_PROGRESS_FILE"] = os.devnull
     if path is not None:
         values["COURSE_NOTEBOOK_FILE"] = str(path.resolve())
     return _environment(**values)

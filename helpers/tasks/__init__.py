@@ -102,12 +102,16 @@ def check(task_id: str, names: Mapping[str, str] | None = None) -> None:
 def progress_table(notebook: str | None = None):
     """The tasks passed in this environment (and when), as a DataFrame indexed by task.
 
-    Only live checks of this machine count: nothing comes from a recorded session.
+    Columns: ``notebook``, ``status`` ("passed" / "not yet"), ``passed_at`` (ISO 8601 local
+    time of the first passing check, "" when not yet) and ``goal``. Only live checks of this
+    machine count: nothing comes from a recorded session. When each task was last checked is in
+    ``python -m helpers progress --json`` (``last_checked``), not here: a table that changes
+    with every check, passed or not, would say nothing more to the learner.
     """
     import pandas as pd
 
     frame = pd.DataFrame(rows(notebook), columns=["task", "notebook", "status", "passed_at",
-                                                  "last_checked", "goal"])
+                                                  "goal"])
     return frame.set_index("task")
 
 

@@ -1,0 +1,9 @@
+"""The checks of the "Your turn" tasks, one module per notebook: each reads the engine state
+the learner made.
+
+Each check gets the task's names (``names["container"]`` …) and returns a
+:class:`~helpers.tasks.registry.Verdict` that says what is wrong, specifically, and what to do.
+Importing this package registers every task, in notebook order.
+"""
+
+from . import nb01, nb03, nb06, nb07, nb09  # noqa: F401  (registers the tasks)
