@@ -37,6 +37,10 @@ class Task:
     ``names`` maps a role ("volume", "container", "port" …) to the name or port the learner
     must use; tests pass other names to :func:`helpers.tasks.check` to stay apart. ``objects``
     lists ``(kind, role)`` of what the learner creates, for :func:`remove_my_objects`.
+    ``solution`` is one way to do it: shell command lines as a learner types them in a terminal
+    (``{role}`` stands for a name, ``<shell-image>``/``<python-image>`` for the course's images,
+    ``{notebooks}`` for the notebooks folder); the test harness runs them, in order, in a
+    scratch working folder.
     """
 
     id: str
@@ -45,6 +49,7 @@ class Task:
     names: Mapping[str, str]
     check: Check
     objects: tuple[tuple[str, str], ...] = field(default=())
+    solution: tuple[str, ...] = field(default=())
 
     def verdict(self, passed: bool, message: str, hint: str = "") -> Verdict:
         """A :class:`Verdict` of this task."""
@@ -55,7 +60,8 @@ TASKS: dict[str, Task] = {}
 
 
 def register(task_id: str, *, goal: str, names: Mapping[str, str],
-             objects: tuple[tuple[str, str], ...] = ()) -> Callable[[Check], Check]:
+             objects: tuple[tuple[str, str], ...] = (),
+             solution: tuple[str, ...] = ()) -> Callable[[Check], Check]:
     """Register the decorated function as the check of a new task ``task_id`` ("NN.slug")."""
     notebook, _, slug = task_id.partition(".")
     if not (len(notebook) == 2 and notebook.isdigit() and slug):
@@ -65,7 +71,7 @@ def register(task_id: str, *, goal: str, names: Mapping[str, str],
         if task_id in TASKS:
             raise ValueError(f"task {task_id!r} registered twice")
         TASKS[task_id] = Task(id=task_id, notebook=notebook, goal=goal, names=dict(names),
-                              check=func, objects=tuple(objects))
+                              check=func, objects=tuple(objects), solution=tuple(solution))
         return func
 
     return decorate
