@@ -20,6 +20,13 @@ def _bytes_axis(axis) -> None:
     axis.set_major_formatter(FuncFormatter(lambda value, _: human_bytes(value)))
 
 
+def short_label(text: object, width: int) -> str:
+    """``text`` on one line, at most ``width`` characters, ending in "…" when it was cut (the
+    table beside the chart has the whole text)."""
+    line = " ".join(str(text).split())
+    return line if len(line) <= width else line[: width - 1].rstrip() + "…"
+
+
 def integer_axis(axis) -> None:
     """Ticks at whole numbers only: for counts (findings, restarts, containers)."""
     axis.set_major_locator(MaxNLocator(integer=True))
@@ -77,7 +84,7 @@ def step_time_chart(frame: pd.DataFrame, *, title: str = "Time per build step") 
     CACHED steps (0 s, their layer came from the build cache) in green."""
     figure = Figure(figsize=(8, 0.35 * len(frame) + 1.6), layout="constrained")
     axes = figure.subplots()
-    labels = [f"[{stage} {step}] {str(text)[:44]}"
+    labels = [f"[{stage} {step}] {short_label(text, 44)}"
               for (stage, step), text in zip(frame.index, frame["instruction"], strict=True)]
     cached = [value == "CACHED" for value in frame["cache"]]
     colours = [PALETTE[1] if hit else PALETTE[0] for hit in cached]
@@ -134,3 +141,77 @@ def timeline_chart(frame: pd.DataFrame, *, x: str, y: str, title: str, xlabel: s
     axes.set_xlabel(xlabel)
     axes.set_title(title)
     return figure
+
+
+def layout_problems(figure: Figure, *, tolerance: float = 1.0) -> list[str]:
+    """What a reader cannot read in ``figure``, as sentences; [] when the layout is clean.
+
+    Draws the figure (Agg renderer) and looks at every visible, non-empty text: it must lie
+    inside the figure (no clipped title, tick or value label), tick labels of one axis must not
+    overlap one another, and no legend may cover a bar, a line or a value label of any axes.
+    ``tolerance`` is in pixels at the figure's dpi. Raises nothing.
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.legend import Legend
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Rectangle
+    from matplotlib.text import Text
+
+    canvas = FigureCanvasAgg(figure)  # what savefig(format="png") draws with
+    canvas.draw()
+    renderer = canvas.get_renderer()
+    frame = figure.bbox
+    problems: list[str] = []
+
+    undrawn = set()  # tick labels of ticks outside the view limits: made, never drawn
+    for axes in figure.axes:
+        for axis in (axes.xaxis, axes.yaxis):
+            low, high = sorted(axis.get_view_interval())
+            slack = (high - low) * 1e-9
+            for tick in [*axis.get_major_ticks(), *axis.get_minor_ticks()]:
+                if not low - slack <= tick.get_loc() <= high + slack:
+                    undrawn.update((id(tick.label1), id(tick.label2)))
+
+    def shown(text: Text) -> bool:
+        return (text.get_visible() and bool(text.get_text().strip())
+                and text.figure is not None and id(text) not in undrawn)
+
+    for text in figure.findobj(Text):
+        if not shown(text):
+            continue
+        box = text.get_window_extent(renderer)
+        if (box.x0 < frame.x0 - tolerance or box.y0 < frame.y0 - tolerance
+                or box.x1 > frame.x1 + tolerance or box.y1 > frame.y1 + tolerance):
+            problems.append(f"text {text.get_text()!r} is clipped by the figure's edge")
+    for axes in figure.axes:
+        for axis in (axes.xaxis, axes.yaxis):
+            labels = [t for t in axis.get_ticklabels() if shown(t)]
+            boxes = [t.get_window_extent(renderer) for t in labels]
+            for i in range(len(boxes) - 1):
+                for j in range(i + 1, len(boxes)):
+                    if _overlap(boxes[i], boxes[j]) > tolerance:
+                        problems.append(f"tick labels {labels[i].get_text()!r} and "
+                                        f"{labels[j].get_text()!r} overlap")
+    marks = []
+    for axes in figure.axes:
+        marks += [a for a in axes.patches if isinstance(a, Rectangle) and a.get_visible()
+                  and a.get_width() and a.get_height()]
+        marks += [a for a in axes.lines if isinstance(a, Line2D) and a.get_visible()]
+        marks += [a for a in axes.texts if shown(a)]
+    for legend in figure.findobj(Legend):
+        if not legend.get_visible():
+            continue
+        box = legend.get_window_extent(renderer)
+        for mark in marks:
+            if _overlap(box, mark.get_window_extent(renderer)) > tolerance:
+                what = mark.get_text() if isinstance(mark, Text) else type(mark).__name__
+                problems.append(f"the legend covers {what!r}")
+                break
+    return problems
+
+
+def _overlap(a, b) -> float:
+    """The smaller side, in pixels, of the intersection of two boxes (0: they don't meet)."""
+    width = min(a.x1, b.x1) - max(a.x0, b.x0)
+    height = min(a.y1, b.y1) - max(a.y0, b.y0)
+    return max(0.0, min(width, height))

@@ -59,6 +59,7 @@ def start(notebook: str) -> EngineFacts:
         client_mod.client()  # under CI a missing engine fails loudly instead of replaying
     session = replay.begin(notebook)
     display.enable_figures()
+    display.enable_tables()
     session.show_cli = False  # the banner comes first, then the commands behind it
     try:
         facts = engine_facts()
@@ -328,6 +329,22 @@ def images_table(references: list[str]) -> pd.DataFrame:
         rows.append({"image": reference, "id": facts.short_id, "size_bytes": facts.size_bytes,
                      "layers": facts.layers, "user": facts.user})
     return pd.DataFrame(rows).set_index("image")
+
+
+@action
+def image_history(reference: str, *, width: int = 60) -> pd.DataFrame:
+    """``docker image history``: one row per instruction, newest first, as the CLI prints them.
+
+    Columns: ``created by`` (the instruction, cut to ``width`` characters), ``size`` (the layer
+    it added, in decimal units as the CLI prints them), ``size_bytes``, and ``layer`` ("yes",
+    or "no: settings only" for an instruction that changed only the image's config, 0 B).
+    Raises :class:`~helpers.errors.ImageUnavailable` for a missing image.
+    """
+    rows = [{"created by": _short_instruction(entry.created_by, width) or "(base image)",
+             "size": human_bytes(entry.size_bytes), "size_bytes": entry.size_bytes,
+             "layer": "yes" if entry.size_bytes else "no: settings only"}
+            for entry in images.history(reference)]
+    return pd.DataFrame(rows, columns=["created by", "size", "size_bytes", "layer"])
 
 
 @action

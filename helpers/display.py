@@ -194,6 +194,20 @@ def enable_figures() -> None:
     shell.display_formatter.formatters["image/png"].for_type(Figure, to_png)
 
 
+def enable_tables() -> None:
+    """Show every DataFrame whole in this kernel: all rows, all columns, every character.
+
+    pandas' defaults cut cells at 50 characters and long tables to 10 rows, with "…" where the
+    text was: a Dockerfile step, a path or a definition cut that way says nothing. The helpers
+    hand notebooks tables of a readable length (top-N where a table could be long).
+    """
+    import pandas as pd
+
+    pd.set_option("display.max_colwidth", None)
+    pd.set_option("display.max_rows", None)
+    pd.set_option("display.max_columns", None)
+
+
 def show_file(path, *, language: str = "") -> None:
     """A source file as a highlighted block, with its path as the caption."""
     from pathlib import Path
