@@ -108,19 +108,13 @@ def analyse_target(target: str, *, top: int = DEFAULT_TOP, image: str | None = N
 
 
 def _analyse_engine_image(reference: str, top: int) -> ImageAnatomy:
-    import docker.errors
-    import requests
-
-    from ..engine import images
+    from ..engine import failures, images
     from .analysis import analyse_image
 
-    try:
+    with failures.reported_as(f"Reading {reference} from the engine failed",
+                              hint="check that the engine is running (`docker info`) and try "
+                                   "again."):
         anatomy = analyse_image(images.export_stream(reference), top=top)
-    except (docker.errors.DockerException, requests.RequestException) as exc:
-        first = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
-        raise CourseError(f"Reading {reference} from the engine failed: {first}",
-                          hint="check that the engine is running (`docker info`) and try "
-                               "again.") from None
     anatomy.image = reference
     return anatomy
 

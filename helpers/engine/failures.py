@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import docker.errors
 import requests.exceptions
 
-from ..errors import EngineUnavailable
+from ..errors import CourseError, EngineUnavailable
 
 if TYPE_CHECKING:
     from .client import Endpoint
@@ -261,6 +261,21 @@ def translated(during: str = "") -> Iterator[None]:
         if mapped is None:
             raise
         raise mapped from None
+
+
+@contextlib.contextmanager
+def reported_as(message: str, *, hint: str) -> Iterator[None]:
+    """Inside the block, any other error of the SDK or its HTTP transport becomes one error.
+
+    Raises :class:`CourseError` ``"{message}: {the error's first line}"`` with ``hint`` for a
+    ``docker.errors.DockerException`` or ``requests.RequestException``; the course's own errors
+    (:class:`EngineUnavailable`, ``ImageUnavailable``, ...) pass unchanged.
+    """
+    try:
+        yield
+    except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
+        first = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+        raise CourseError(f"{message}: {first}", hint=hint) from None
 
 
 def engine_call(func: F) -> F:

@@ -365,3 +365,15 @@ def test_a_helper_call_with_a_wrong_docker_host_is_one_course_error(tmp_path,
         client_mod.reset()
     assert caught.value.message.startswith(f"No Docker Engine answered at unix://{tmp_path}")
     assert "DOCKER_HOST" in caught.value.hint
+
+
+def test_reported_as_turns_sdk_and_http_errors_into_one_course_error() -> None:
+    for raised in (docker.errors.DockerException("bad stream\nsecond line"),
+                   requests.exceptions.InvalidURL("no scheme")):
+        with pytest.raises(CourseError) as caught, \
+                failures.reported_as("Reading x from the engine failed", hint="try again."):
+            raise raised
+        assert caught.value.message.startswith("Reading x from the engine failed: ")
+        assert "second line" not in caught.value.message and caught.value.hint == "try again."
+    with pytest.raises(EngineUnavailable), failures.reported_as("unused", hint=""):
+        raise EngineUnavailable("gone")  # the course's own errors pass unchanged
