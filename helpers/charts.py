@@ -12,6 +12,9 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from .units import human_bytes
 
+# The widest a chart is drawn (inches, at 100 dpi: 950 px): JupyterLab's notebook column on a
+# 1280-px screen with the file browser open; a wider PNG is scaled down and its text shrinks.
+MAX_WIDTH = 9.5
 PALETTE = ["#2563eb", "#16a34a", "#dc2626", "#9333ea", "#ea580c", "#0891b2", "#ca8a04",
            "#64748b"]
 
@@ -186,10 +189,9 @@ def layout_problems(figure: Figure, *, tolerance: float = 1.0) -> list[str]:
     for axes in figure.axes:
         for axis in (axes.xaxis, axes.yaxis):
             labels = [t for t in axis.get_ticklabels() if shown(t)]
-            boxes = [t.get_window_extent(renderer) for t in labels]
-            for i in range(len(boxes) - 1):
-                for j in range(i + 1, len(boxes)):
-                    if _overlap(boxes[i], boxes[j]) > tolerance:
+            for i in range(len(labels) - 1):
+                for j in range(i + 1, len(labels)):
+                    if _labels_overlap(labels[i], labels[j], renderer) > tolerance:
                         problems.append(f"tick labels {labels[i].get_text()!r} and "
                                         f"{labels[j].get_text()!r} overlap")
     marks = []
@@ -208,6 +210,26 @@ def layout_problems(figure: Figure, *, tolerance: float = 1.0) -> list[str]:
                 problems.append(f"the legend covers {what!r}")
                 break
     return problems
+
+
+def _labels_overlap(first, second, renderer) -> float:
+    """How far two tick labels overlap, in pixels. Rotated labels (parallel, as ticks are) are
+    compared across their baselines: their boxes drawn upright overlap whenever the text is
+    long, though the letters never meet."""
+    import math
+
+    angle = math.radians(first.get_rotation() % 180)
+    if abs(math.sin(angle)) < 1e-3:
+        return _overlap(first.get_window_extent(renderer), second.get_window_extent(renderer))
+    heights = []
+    for text in (first, second):
+        rotation = text.get_rotation()
+        text.set_rotation(0)
+        heights.append(text.get_window_extent(renderer).height)
+        text.set_rotation(rotation)
+    (x0, y0), (x1, y1) = (t.get_transform().transform(t.get_position()) for t in (first, second))
+    across = abs(-(x1 - x0) * math.sin(angle) + (y1 - y0) * math.cos(angle))
+    return max(0.0, (heights[0] + heights[1]) / 2 - across)
 
 
 def _overlap(a, b) -> float:

@@ -13,7 +13,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
-from ..charts import PALETTE, _bytes_axis
+from ..charts import MAX_WIDTH, PALETTE, _bytes_axis
 from ..units import human_bytes
 
 KEPT = PALETTE[0]
@@ -68,7 +68,7 @@ def layer_stack_chart(layers: Mapping[str, pd.DataFrame], *,
     counted under the column.
     """
     names = list(layers)
-    figure = Figure(figsize=(5.2 * len(names) + 1.5, 6.5), layout="constrained")
+    figure = Figure(figsize=(min(MAX_WIDTH, 4.2 * len(names) + 1.5), 6.5), layout="constrained")
     axes = figure.subplots()
     tallest = max((float(frame["size_bytes"].sum()) for frame in layers.values()), default=1.0)
     width = 0.8

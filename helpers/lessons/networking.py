@@ -17,6 +17,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
 from .. import journal, labels
+from ..charts import MAX_WIDTH
 from ..display import FactsView
 from ..engine import containers, objects
 from ..engine import networking as net
@@ -258,7 +259,7 @@ def matrix_chart(frame: pd.DataFrame, *,
     targets = _same_order(sources, list(dict.fromkeys(frame["target"])))
     outcomes = list(OUTCOME_COLOURS)
     colours = ListedColormap(["#ffffff", *OUTCOME_COLOURS.values()])
-    figure = Figure(figsize=(4.6 * len(ways) + 1.2, 0.6 * len(sources) + 2.6),
+    figure = Figure(figsize=(min(MAX_WIDTH, 4.6 * len(ways) + 1.2), 0.6 * len(sources) + 2.6),
                     layout="constrained")
     axes_list = figure.subplots(1, len(ways), squeeze=False)[0]
     source_labels = _axis_labels(frame.drop_duplicates("source"), "source")

@@ -288,7 +288,7 @@ def dashboard_charts_data() -> dict[str, pd.DataFrame]:
 
 def dashboard_figure(data: dict[str, pd.DataFrame]) -> Figure:
     """Three panels: container start times, findings before/after, measures per notebook."""
-    figure = Figure(figsize=(12, 3.6), layout="constrained")
+    figure = Figure(figsize=(charts.MAX_WIDTH, 3.8), layout="constrained")
     panels = figure.subplots(1, 2)
     latency = data.get("latency")
     if latency is not None:

@@ -66,6 +66,16 @@ SCENARIOS = {
 }
 
 
+CUT_CELLS = """() => [...document.querySelectorAll(
+    '.jp-NotebookPanel:not(.lm-mod-hidden) .jp-OutputArea-output td,'
+    + '.jp-NotebookPanel:not(.lm-mod-hidden) .jp-OutputArea-output th')]
+  .map(c => c.innerText.trim()).filter(t => t.endsWith('...'))"""
+SQUEEZED_IMAGES = """() => [...document.querySelectorAll(
+    '.jp-NotebookPanel:not(.lm-mod-hidden) .jp-OutputArea-output img')]
+  .filter(i => i.complete && i.naturalWidth > 0 && i.clientWidth < 0.9 * i.naturalWidth)
+  .map(i => `${i.naturalWidth}px drawn, ${i.clientWidth}px shown`)"""
+
+
 def _sources(notebook: dict) -> list[str]:
     return ["".join(c.get("source", "")) for c in notebook["cells"]]
 
@@ -133,6 +143,9 @@ def test_a_learner_can_do_anything_in_replay(replay_lab, name: str) -> None:
             assert "Re-run any cell" in banner and "make lab" in banner, banner
             assert page.locator(".course-offline").count() == 0, "a committed call replayed as "\
                 "not recorded: the recording is stale (python -m helpers record)"
+            # as Chromium renders them: no table cell cut short with "...", no chart squeezed
+            assert page.evaluate(CUT_CELLS) == [], "a table is cut short"
+            assert page.evaluate(SQUEEZED_IMAGES) == [], "a chart is shown smaller than drawn"
 
             # a middle cell re-run twice shows the recorded result again
             first = _notes(page, rerun)

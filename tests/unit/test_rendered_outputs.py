@@ -100,3 +100,18 @@ def test_replayed_charts_have_no_clipped_or_covered_label(path: Path, tmp_path: 
     assert records, f"{path.name}: no chart was drawn in replay"
     bad = [r for r in records if r["problems"]]
     assert not bad, f"{path.name}: " + "; ".join(f"{r['chart']}: {r['problems']}" for r in bad)
+
+
+def test_layout_check_tells_rotated_labels_that_meet_from_ones_that_do_not() -> None:
+    from matplotlib.figure import Figure
+
+    def figure(width: float) -> Figure:
+        made = Figure(figsize=(width, 3), layout="constrained")
+        axes = made.subplots()
+        names = [f"course-07-container-{n}\n[course-07-net]" for n in range(6)]
+        axes.bar(names, range(6))
+        axes.set_xticks(range(6), names, rotation=35, ha="right", rotation_mode="anchor")
+        return made
+
+    assert charts.layout_problems(figure(9)) == []
+    assert any("overlap" in p for p in charts.layout_problems(figure(1.5)))
