@@ -21,12 +21,17 @@ def atomic_output(path: str | Path, mode: str = "wb", *,
                   encoding: str | None = None) -> Iterator[IO]:
     """Open a temporary file beside ``path``; on success it replaces ``path``, else it is gone.
 
-    Raises what the writing raised (``OSError`` for a full disk or a read-only folder).
+    The file gets the mode a plain ``open()`` would give it (0o666 less the umask: 0o644 by
+    default), not mkstemp's 0o600: an images archive is read by other users (a classroom's
+    shared folder, a hub's volume). Raises what the writing raised (``OSError`` for a full disk
+    or a read-only folder).
     """
     target = Path(path)
     handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".partial",
                                          dir=target.parent)
     try:
+        if hasattr(os, "fchmod"):  # not on Windows
+            os.fchmod(handle, 0o666 & ~current_umask())
         with os.fdopen(handle, mode, encoding=encoding) as out:
             yield out
             out.flush()
@@ -38,11 +43,33 @@ def atomic_output(path: str | Path, mode: str = "wb", *,
         raise
 
 
+def current_umask() -> int:
+    """The process's umask (e.g. 0o022), read without changing it where Linux shows it
+    (/proc/self/status, Linux 4.7+); elsewhere set and restored at once (``os.umask``)."""
+    with contextlib.suppress(OSError, ValueError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def write_text(path: str | Path, text: str) -> Path:
     """``path.write_text(text)`` through :func:`atomic_output` (UTF-8)."""
     with atomic_output(path, "w", encoding="utf-8") as out:
         out.write(text)
     return Path(path)
+
+
+def write_json(document: object, path: str | Path) -> Path:
+    """Write stable, diff-friendly JSON (keys in their order, indent 2, UTF-8, final newline)
+    through :func:`atomic_output`, creating the folder if needed; returns the path."""
+    import json
+
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    return write_text(target, json.dumps(document, indent=2, ensure_ascii=False) + "\n")
 
 
 def os_error_text(exc: OSError) -> str:

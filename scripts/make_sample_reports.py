@@ -24,9 +24,10 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as a plain script from a checkout
     sys.path.insert(0, str(ROOT))
 
+from helpers.files import write_json  # noqa: E402
 from helpers.scan import scan_archive, write_report, write_sbom  # noqa: E402
 from helpers.scan.model import ScanResult  # noqa: E402
-from helpers.scan.reports import load_document, write_json  # noqa: E402
+from helpers.scan.reports import load_document  # noqa: E402
 
 MADE_BY = ("Format example written by docker-course's scripts/make_sample_reports.py from a "
            "synthetic image and the course's advisory snapshot: no scanner produced this file.")

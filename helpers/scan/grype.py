@@ -12,6 +12,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from ..files import write_json
 from . import ecosystems, sarif
 from .model import Finding, ScanResult
 
@@ -128,6 +129,4 @@ def to_grype_json(result: ScanResult, *, os_type: str = "deb") -> dict[str, Any]
 
 
 def write_grype_json(result: ScanResult, path: str | Path, *, os_type: str = "deb") -> Path:
-    from .reports import write_json
-
     return write_json(to_grype_json(result, os_type=os_type), path)

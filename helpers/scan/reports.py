@@ -16,6 +16,7 @@ from typing import Any
 
 from .. import settings
 from ..errors import CourseError
+from ..files import write_json
 from . import grype, scout, trivy
 from .model import Finding, ScanResult
 
@@ -211,14 +212,6 @@ def parse_report(data: dict[str, Any], *, name: str = "report") -> ScanResult:
     if not result.target:
         result.target = name
     return result
-
-
-def write_json(document: dict[str, Any], path: str | Path) -> Path:
-    """Write stable, diff-friendly JSON (sorted nothing, fixed indent, final newline)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    return path
 
 
 def write_report(result: ScanResult, path: str | Path, fmt: str = "findings-json") -> Path:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from ..files import write_json
 from . import ecosystems, sarif
 from .model import Finding, ScanResult, normalize_severity, severity_from_score
 
@@ -154,6 +155,4 @@ def to_scout_sarif(result: ScanResult, *, os_namespace: str = "debian") -> dict[
 
 def write_scout_sarif(result: ScanResult, path: str | Path, *,
                       os_namespace: str = "debian") -> Path:
-    from .reports import write_json
-
     return write_json(to_scout_sarif(result, os_namespace=os_namespace), path)

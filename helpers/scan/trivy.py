@@ -13,6 +13,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from ..files import write_json
 from . import ecosystems, sarif
 from .model import Finding, ScanResult
 
@@ -165,6 +166,4 @@ def _trivy_vulnerability(finding: Finding, os_family: str) -> dict[str, Any]:
 
 
 def write_trivy_json(result: ScanResult, path: str | Path, *, os_family: str = "debian") -> Path:
-    from .reports import write_json
-
     return write_json(to_trivy_json(result, os_family=os_family), path)
