@@ -6,19 +6,8 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
+from .commands import REGISTERED, command
 from .errors import CourseError
-
-Command = Callable[[argparse.Namespace], int]
-_COMMANDS: dict[str, tuple[Callable[[argparse.ArgumentParser], None], Command, str]] = {}
-
-
-def command(name: str, help_text: str,
-            arguments: Callable[[argparse.ArgumentParser], None] = lambda _: None):
-    """Register a sub-command; modules add their own (layers, scan, report …)."""
-    def decorate(func: Command) -> Command:
-        _COMMANDS[name] = (arguments, func, help_text)
-        return func
-    return decorate
 
 
 @command("preflight", "check that this machine is ready for the course (exit 0 when ready)")
@@ -172,7 +161,7 @@ def _load_plugins(wanted: str | None = None) -> None:
     import importlib
 
     for module in ("helpers.anatomy.cli", "helpers.scan.cli"):
-        if wanted in _COMMANDS:
+        if wanted in REGISTERED:
             return
         try:
             importlib.import_module(module)
@@ -315,14 +304,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m helpers",
                                      description="Helpers of the Docker course.")
     sub = parser.add_subparsers(dest="command", required=True)
-    for name, (arguments, _, help_text) in _COMMANDS.items():
+    for name, (arguments, _, help_text) in REGISTERED.items():
         arguments(sub.add_parser(name, help=help_text, description=help_text))
     args = parser.parse_args(argv)
     try:
         answer = _replay_answer(args)
         if answer is not None:
             return answer
-        return _COMMANDS[args.command][1](args)
+        return REGISTERED[args.command][1](args)
     except CourseError as exc:
         hint = f" What to do: {exc.hint}" if exc.hint else ""
         print(f"error: {exc.message}{hint}", file=sys.stderr)

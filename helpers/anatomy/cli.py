@@ -26,7 +26,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from ..cli import command
+from ..commands import command
 from ..errors import CourseError
 from ..units import human_bytes
 

@@ -24,7 +24,7 @@ import sys
 from pathlib import Path
 
 from ..anatomy.cli import emit
-from ..cli import command
+from ..commands import command
 from ..errors import CourseError
 
 ARCHIVE_SUFFIXES = (".tar", ".tar.gz", ".tgz", ".tar.zst", ".tar.zstd")

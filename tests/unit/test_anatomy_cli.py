@@ -140,7 +140,7 @@ def test_unknown_image_is_one_error_line(capsys: pytest.CaptureFixture[str],
 
 def test_only_the_wanted_plugin_is_loaded(monkeypatch: pytest.MonkeyPatch) -> None:
     imported: list[str] = []
-    monkeypatch.setattr(cli, "_COMMANDS", dict(cli._COMMANDS))
+    monkeypatch.setattr(cli, "REGISTERED", dict(cli.REGISTERED))
     monkeypatch.setattr("importlib.import_module", lambda name: imported.append(name))
     cli._load_plugins("preflight")
     assert imported == []

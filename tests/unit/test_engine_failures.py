@@ -263,7 +263,7 @@ def test_cli_os_errors_are_one_line(capsys, monkeypatch) -> None:
     def boom(_args):
         raise OSError(errno.ENOSPC, "No space left on device", "/media/usb/x.tar")
 
-    monkeypatch.setitem(cli._COMMANDS, "leftovers", (lambda _: None, boom, "x"))
+    monkeypatch.setitem(cli.REGISTERED, "leftovers", (lambda _: None, boom, "x"))
     assert cli.main(["leftovers"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err == ["error: No space left on device (/media/usb/x.tar). What to do: free some "
