@@ -23,6 +23,7 @@ from packaging.version import InvalidVersion, Version
 from .. import catalog, course, journal, settings
 from ..display import FactsView
 from ..engine import images
+from ..engine import scanners as scan_tools
 from ..engine.build import BuildResult
 from ..replay import action
 from ..scan import (
@@ -31,10 +32,8 @@ from ..scan import (
     ScanResult,
     compare,
     read_report,
-    scanner_status,
     write_sbom,
 )
-from ..scan import tools as scan_tools
 from ..scan.model import SEVERITIES
 from ..scan.origins import base_split, origins_frame, package_of, parse_requirements
 from ..scan.scanner import scan_source
@@ -60,7 +59,7 @@ def _stem(reference: str) -> str:
 
 def _not_run(tool: str) -> str:
     """The comment that marks a command shown for comparison, not run by this cell."""
-    status = scanner_status(tool)
+    status = scan_tools.scanner_status(tool)
     title = scan_tools.TOOLS[tool].title
     if status.available:
         return f"  # {title}: not run by this cell"
@@ -415,7 +414,7 @@ def counts_frame(**results: ScanResult) -> pd.DataFrame:
 class RealScans:
     """Trivy, Grype and Docker Scout on one image, next to the built-in scanner.
 
-    ``runs`` holds one :class:`~helpers.scan.tools.ToolRun` per tool (ran, or the one-line
+    ``runs`` holds one :class:`~helpers.engine.scanners.ToolRun` per tool (ran, or the one-line
     reason it did not); ``built_in`` the course's own scan of the same image.
     """
 

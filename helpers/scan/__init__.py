@@ -8,7 +8,6 @@
   straight from a ``docker save`` stream or file.
 * :func:`origins_frame` says where each finding came from: layer, Dockerfile step,
   requirement line, and whether the package is direct, "via" another one, or the base's.
-* :func:`run_scanner` runs an installed tool; :func:`available_scanners` says which can run.
 * :func:`compare` is the before/after table; :func:`write_sbom` the CycloneDX export.
 * ``python -m helpers scan`` / ``report`` (:mod:`.cli`) print the same table in a terminal.
 """
@@ -30,13 +29,6 @@ from .reports import (
 )
 from .sbom import to_cyclonedx_json, write_sbom
 from .scanner import scan_archive, scan_packages, scan_source
-from .tools import (
-    ScannerStatus,
-    ScannerUnavailable,
-    available_scanners,
-    run_scanner,
-    scanner_status,
-)
 
 __all__ = [
     "KEEP",
@@ -49,9 +41,6 @@ __all__ = [
     "Package",
     "ReportError",
     "ScanResult",
-    "ScannerStatus",
-    "ScannerUnavailable",
-    "available_scanners",
     "compare",
     "describe_step",
     "detect_format",
@@ -62,11 +51,9 @@ __all__ = [
     "origins_frame",
     "parse_report",
     "read_report",
-    "run_scanner",
     "scan_archive",
     "scan_packages",
     "scan_source",
-    "scanner_status",
     "to_cyclonedx_json",
     "wants",
     "write_report",

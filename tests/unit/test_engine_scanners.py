@@ -19,12 +19,8 @@ from typing import Any
 
 import pytest
 
-from helpers.errors import CourseError
-from helpers.lessons import vulnerabilities
-from helpers.scan import scan_packages
-from helpers.scan import tools as scan_tools
-from helpers.scan.model import Package
-from helpers.scan.tools import (
+from helpers.engine import scanners as scan_tools
+from helpers.engine.scanners import (
     GRYPE_IMAGE,
     TRIVY_IMAGE,
     ScannerUnavailable,
@@ -34,6 +30,10 @@ from helpers.scan.tools import (
     scanner_command,
     scanner_status,
 )
+from helpers.errors import CourseError
+from helpers.lessons import vulnerabilities
+from helpers.scan import scan_packages
+from helpers.scan.model import Package
 
 FAKE_DOCKER = r'''#!PYTHON
 """A stand-in for the docker CLI: logs argv, answers from the FAKE_* environment."""

@@ -32,7 +32,7 @@ from typing import Any
 
 from .. import journal, labels, settings
 from ..errors import CourseError
-from .model import ScanResult
+from ..scan.model import ScanResult
 
 #: Official images, pinned: a tag that moves would change the findings under the notebook.
 TRIVY_IMAGE = "aquasec/trivy:0.68.2"
@@ -172,7 +172,7 @@ def engine_socket() -> str:
     that engine's host.
     """
     try:
-        from ..engine.client import endpoint
+        from .client import endpoint
 
         where = endpoint()
     except CourseError:
@@ -223,7 +223,7 @@ def scanner_command(name: str, image: str = "", *, archive: str | Path | None = 
 
 def _logged_in_to_docker_hub() -> bool:
     """Does the CLI's config.json hold a Docker Hub login (``docker login`` writes one)?"""
-    from ..engine.client import docker_config_dir
+    from .client import docker_config_dir
 
     try:
         config = json.loads((docker_config_dir() / "config.json").read_text(encoding="utf-8"))
@@ -401,11 +401,11 @@ def run_tool(name: str, image: str = "", *, archive: str | Path | None = None,
             return attempt
         try:
             if name == "docker scout":
-                from .reports import read_report
+                from ..scan.reports import read_report
 
                 attempt.result = read_report(report)
             else:
-                from .reports import parse_report
+                from ..scan.reports import parse_report
 
                 data = json.loads(done.stdout)
                 attempt.database = _database_of(data)
