@@ -6,7 +6,7 @@ Display code takes plain data and knows nothing of Docker.
 from __future__ import annotations
 
 import html
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -78,18 +78,31 @@ def note(text: str, *, kind: str = "info") -> None:
              f"{icon} {text}")
 
 
+def _nothing_missing(condition: object) -> str:
+    return ""
+
+
+# What a check's condition rests on that replay has no result for: the note to show instead of
+# a verdict, or "". The session (helpers.session.missing, which sits above this module) sets it.
+_replay_gap: Callable[[object], str] = _nothing_missing
+
+
+def explain_replay_gaps(explain: Callable[[object], str]) -> None:
+    """Let :func:`check` ask ``explain(condition)`` for the note to show instead of a verdict
+    when the condition rests on a result replay does not have ("" when it does not)."""
+    global _replay_gap
+    _replay_gap = explain
+
+
 def check(condition: bool, success: str, failure: str) -> None:
     """A "check yourself" verdict: a green line, or an AssertionError that says what to fix.
 
     In replay, a check on a result the recording does not have (changed arguments, an
     exercise) says it needs a live engine: never a ✔ for a result it did not get.
     """
-    from .session import missing
-
-    origin = missing.involved(condition)
-    if origin:
-        missing.cell.noted.add(origin)
-        note(missing.needs_engine_text(origin), kind="offline")
+    gap = _replay_gap(condition)
+    if gap:
+        note(gap, kind="offline")
         return
     if not condition:
         raise AssertionError(failure)

@@ -15,7 +15,7 @@ import os
 import re
 from typing import Any
 
-from .. import errors, settings
+from .. import display, errors, settings
 
 CODESPACES = re.compile(r"https://codespaces\.new/[^\s)\]>\"']+")
 
@@ -163,3 +163,16 @@ def involved(value: Any = None) -> str:
     if isinstance(value, NotRecorded):
         return value.origin
     return cell.touched
+
+
+def _check_gap(condition: object) -> str:
+    """For :func:`helpers.display.check`: the note when ``condition`` rests on a missing result
+    (shown once per cell and origin), else ""."""
+    origin = involved(condition)
+    if not origin:
+        return ""
+    cell.noted.add(origin)
+    return needs_engine_text(origin)
+
+
+display.explain_replay_gaps(_check_gap)
