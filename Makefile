@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml lab-settings/overrides.json
 
 ## Open the course in JupyterLab (live with an engine, replay without one).
 lab: $(STAMP)
-	@why=$$($(PY) -c 'from helpers.engine.failures import why_no_engine as w; print(w())'); \
+	@why=$$($(PY) -c 'from helpers.engine.client import why_no_engine as w; print(w())'); \
 	if [ -z "$$why" ]; then \
 	  echo "Docker Engine found: the notebooks run live."; \
 	  $(VENV)/bin/jupyter lab $(LABARGS) notebooks/01_containers_vs_vms.ipynb; \

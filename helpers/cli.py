@@ -174,7 +174,7 @@ def _load_plugins(wanted: str | None = None) -> None:
 
 def _no_engine() -> str:
     """Why no Docker Engine answers ("" when one does)."""
-    from .engine.failures import why_no_engine
+    from .engine.client import why_no_engine
 
     return why_no_engine()
 

@@ -27,15 +27,13 @@ import re
 import shutil
 import sys
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 import docker.errors
 import requests.exceptions
 
 from ..errors import CourseError, EngineUnavailable
-
-if TYPE_CHECKING:
-    from .client import Endpoint
+from .endpoint import DEFAULT_HOST, Endpoint, endpoint
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -215,8 +213,6 @@ def _text(exc: BaseException | str) -> str:
 
 
 def _endpoint_or_default() -> Endpoint:
-    from .client import DEFAULT_HOST, Endpoint, endpoint
-
     try:
         return endpoint()
     except EngineUnavailable:
@@ -234,10 +230,19 @@ def cli_output_means_engine_gone(text: str) -> bool:
 
 # --- translation at run time -----------------------------------------------------------------
 
-def _forget_connection() -> None:
-    from .client import reset
+_forgetters: list[Callable[[], None]] = []  # what drops a cached connection (.client's reset)
 
-    reset()
+
+def when_connection_lost(forget: Callable[[], None]) -> None:
+    """Call ``forget`` whenever a connection failure is translated: :mod:`.client` registers
+    the reset of its cached connection, so the next call connects (and pings) afresh."""
+    if forget not in _forgetters:
+        _forgetters.append(forget)
+
+
+def _forget_connection() -> None:
+    for forget in _forgetters:
+        forget()
 
 
 def translate(exc: BaseException, *, during: str = "") -> EngineUnavailable | None:
@@ -339,14 +344,3 @@ def engine_answers() -> bool:
     except EngineUnavailable:
         return False
     return True
-
-
-def why_no_engine() -> str:
-    """``""`` when an engine answers; otherwise the one-line reason (for replay's banner)."""
-    from .client import client
-
-    try:
-        client()
-    except EngineUnavailable as exc:
-        return exc.message
-    return ""

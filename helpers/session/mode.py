@@ -20,7 +20,7 @@ def requested_mode() -> str:
     wanted = os.environ.get("COURSE_MODE", "").strip().lower()
     if wanted in MODES:
         return wanted
-    from ..engine.failures import why_no_engine
+    from ..engine.client import why_no_engine
 
     _why_replay = why_no_engine()
     return "replay" if _why_replay else "live"

@@ -276,10 +276,10 @@ def test_result_types_are_found_by_name_not_module_path() -> None:
 
 
 def test_a_shared_type_name_is_told_apart_by_its_module() -> None:
-    from helpers.engine import client, registry
+    from helpers.engine import endpoint, registry
 
     assert codec.find_type("Endpoint", "helpers.engine.registry") is registry.Endpoint
-    assert codec.find_type("Endpoint", "helpers.engine.client") is client.Endpoint
+    assert codec.find_type("Endpoint", "helpers.engine.endpoint") is endpoint.Endpoint
     with pytest.raises(ValueError, match="ambiguous"):
         codec.find_type("Endpoint", "helpers.gone")
 
