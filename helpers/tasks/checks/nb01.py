@@ -12,7 +12,9 @@ from ._common import MIB, _missing, _task
 @register("01.memory-limit",
           goal="Run a container my-limited in the background (sleep 3600) with a 64 MiB "
                "memory limit.",
-          names={"container": "my-limited"}, objects=(("container", "container"),))
+          names={"container": "my-limited"}, objects=(("container", "container"),),
+          solution=("docker run -d --name {container} --memory 64m <shell-image> sleep 3600",
+                    "docker stats --no-stream {container}"))
 def memory_limit(names: Mapping[str, str]) -> Verdict:
     """my-limited exists, runs, and its cgroup limit is exactly 64 MiB."""
     task, name = _task("01.memory-limit"), names["container"]

@@ -19,7 +19,11 @@ NEXT_STEP = {"created": "docker start {n}, then docker pause {n}",
 @register("03.paused",
           goal="Walk a container my-box (sleep 3600) through created → running → paused: "
                "docker create, docker start, docker pause.",
-          names={"container": "my-box"}, objects=(("container", "container"),))
+          names={"container": "my-box"}, objects=(("container", "container"),),
+          solution=("docker create --name {container} <shell-image> sleep 3600",
+                    "docker start {container}",
+                    "docker pause {container}",
+                    "docker ps -a --filter name={container}"))
 def paused(names: Mapping[str, str]) -> Verdict:
     """my-box is paused (so it was created and started before)."""
     task, name = _task("03.paused"), names["container"]
@@ -37,7 +41,15 @@ def paused(names: Mapping[str, str]) -> Verdict:
 @register("03.restart-policy",
           goal="Run a container my-retry whose command fails (sh -c \"exit 1\") with the "
                "restart policy on-failure:3, and let the engine give up after 3 restarts.",
-          names={"container": "my-retry"}, objects=(("container", "container"),))
+          names={"container": "my-retry"}, objects=(("container", "container"),),
+          solution=("docker run -d --name {container} --restart on-failure:3 <shell-image> "
+                    "sh -c \"exit 1\"",
+                    # the engine waits 100 ms, 200 ms, 400 ms … before each restart
+                    "for i in $(seq 30); do [ \"$(docker inspect --format "
+                    "'{{.State.Status}} {{.RestartCount}}' {container})\" = 'exited 3' ] "
+                    "&& break; sleep 1; done",
+                    "docker inspect --format '{{.State.Status}} after {{.RestartCount}} "
+                    "restarts' {container}"))
 def restart_policy(names: Mapping[str, str]) -> Verdict:
     """my-retry has on-failure:3, a failing command, and ended exited after 3 restarts."""
     task, name = _task("03.restart-policy"), names["container"]

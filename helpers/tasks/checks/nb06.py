@@ -13,7 +13,11 @@ from ._common import _missing, _shell_image, _task
           goal="In a named volume mydata, have a container my-writer write hello.txt "
                "(containing hello) at /data, then remove my-writer: the file must stay.",
           names={"volume": "mydata", "container": "my-writer"},
-          objects=(("container", "container"), ("volume", "volume")))
+          objects=(("container", "container"), ("volume", "volume")),
+          solution=("docker volume create {volume}",
+                    "docker run --name {container} -v {volume}:/data <shell-image> "
+                    "sh -c 'echo hello > /data/hello.txt'",
+                    "docker rm {container}"))
 def keep_a_file(names: Mapping[str, str]) -> Verdict:
     """The volume holds hello.txt with "hello", and its writer container is gone."""
     task, volume, writer = _task("06.keep-a-file"), names["volume"], names["container"]
@@ -41,7 +45,12 @@ def keep_a_file(names: Mapping[str, str]) -> Verdict:
           goal="Run a container my-reader (sleep 3600) that mounts the volume mydata "
                "read-only at /data.",
           names={"volume": "mydata", "container": "my-reader"},
-          objects=(("container", "container"), ("volume", "volume")))
+          objects=(("container", "container"), ("volume", "volume")),
+          solution=("docker run -d --name {container} -v {volume}:/data:ro <shell-image> "
+                    "sleep 3600",
+                    "docker exec {container} cat /data/hello.txt",
+                    # refused (a read-only file system): the `!` says this must fail
+                    "! docker exec {container} touch /data/x"))
 def read_only(names: Mapping[str, str]) -> Verdict:
     """my-reader runs with mydata mounted at /data, read-only."""
     task, volume, name = _task("06.read-only"), names["volume"], names["container"]

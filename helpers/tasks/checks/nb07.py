@@ -15,10 +15,17 @@ WEB_COMMAND = "httpd -f -p 8080"
           goal="Create a network my-net; run a web server my-web (httpd on port 8080) and a "
                "container my-client (sleep 3600) on it; my-client must reach my-web by name.",
           names={"network": "my-net", "server": "my-web", "client": "my-client"},
-          objects=(("container", "client"), ("container", "server"), ("network", "network")))
+          objects=(("container", "client"), ("container", "server"), ("network", "network")),
+          solution=("docker network create {network}",
+                    "docker run -d --name {server} --network {network} <shell-image> "
+                    + WEB_COMMAND,
+                    "docker run -d --name {client} --network {network} <shell-image> sleep 3600",
+                    # the server has no page: a 404 is the answer that proves it was reached
+                    "docker exec {client} wget -qO- http://{server}:8080/ 2>&1 "
+                    "| grep '404 Not Found'"))
 def reach_by_name(names: Mapping[str, str]) -> Verdict:
     """my-net is a user-defined bridge with both containers; my-client reaches my-web:8080."""
-    from ..engine import networking
+    from ...engine import networking
 
     task = _task("07.reach-by-name")
     net, server, client = names["network"], names["server"], names["client"]
@@ -53,7 +60,10 @@ def reach_by_name(names: Mapping[str, str]) -> Verdict:
 @register("07.publish-loopback",
           goal="Run a web server my-site (httpd on port 8080 inside) published on "
                "127.0.0.1:8097 only.",
-          names={"container": "my-site", "port": "8097"}, objects=(("container", "container"),))
+          names={"container": "my-site", "port": "8097"}, objects=(("container", "container"),),
+          solution=("docker run -d --name {container} -p 127.0.0.1:{port}:8080 <shell-image> "
+                    + WEB_COMMAND,
+                    "docker port {container}"))
 def publish_loopback(names: Mapping[str, str]) -> Verdict:
     """my-site publishes 8080/tcp on 127.0.0.1:8097 exactly, and something answers HTTP there."""
     task, name, port = _task("07.publish-loopback"), names["container"], names["port"]

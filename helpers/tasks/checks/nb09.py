@@ -15,11 +15,13 @@ SERIOUS = ("CRITICAL", "HIGH")
 @register("09.fixed-image",
           goal="Build my-app:fixed from data/apps/flask-app with pins that leave no HIGH or "
                "CRITICAL finding in the app's Python packages.",
-          names={"image": "my-app:fixed"}, objects=(("image", "image"),))
+          names={"image": "my-app:fixed"}, objects=(("image", "image"),),
+          solution=("docker build -t {image} --build-arg REQUIREMENTS=requirements-bumped.txt "
+                    "--build-arg PYTHON_IMAGE=<python-image> {notebooks}/../data/apps/flask-app",))
 def fixed_image(names: Mapping[str, str]) -> Verdict:
     """The built-in scanner finds no HIGH/CRITICAL advisory in my-app:fixed's app packages."""
-    from ..engine import images
-    from ..scan.scanner import scan_source
+    from ...engine import images
+    from ...scan.scanner import scan_source
 
     task, image = _task("09.fixed-image"), names["image"]
     build = (f"docker build -t {image} --build-arg REQUIREMENTS=requirements-bumped.txt "
@@ -50,7 +52,12 @@ def fixed_image(names: Mapping[str, str]) -> Verdict:
           goal="Run my-app:fixed as container my-app, published on 127.0.0.1:5019 (the app "
                "listens on 5000), as the image's non-root user; /health must answer 200.",
           names={"container": "my-app", "image": "my-app:fixed", "port": "5019"},
-          objects=(("container", "container"),))
+          objects=(("container", "container"),),
+          solution=("docker run -d --name {container} -p 127.0.0.1:{port}:5000 {image}",
+                    "docker exec {container} id",
+                    # gunicorn needs a moment before /health answers
+                    "for i in $(seq 30); do curl -fsS http://127.0.0.1:{port}/health && break; "
+                    "sleep 1; done"))
 def run_non_root(names: Mapping[str, str]) -> Verdict:
     """my-app runs my-app:fixed, not as root, on 127.0.0.1:5019, and /health answers 200."""
     task = _task("09.run-non-root")
