@@ -1,0 +1,156 @@
+"""Every "Your turn" task done, then its notebook run live: each check shows ✔, no cell fails.
+
+For one notebook: run each task's solution (tests/task_solutions.py) with the task's OWN names
+(my-box, mydata …, the names the notebook's check cells use), in a scratch folder, the way a
+learner types it; then execute the notebook live with nbclient, its progress kept in a
+temporary state folder (the machine's own progress file is untouched), and demand the ✔ line
+under every ``tasks.check(...)`` cell. Afterwards ``tasks.remove_my_objects(NN)`` removes what
+the solutions made, even when something failed, and the test checks that nothing is left.
+
+The task names are fixed, so the test refuses to start when one of them already exists (it
+never removes what it did not make). Notebooks 02, 07, 08 and 09 publish port 5000 and use the
+tag flask-app:1.0: their run holds the lock /tmp/course-port5000.lock, like ``flock`` does.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from task_solutions import run_solution
+
+from helpers import notebook_runner, tasks
+
+NOTEBOOKS = [f"{number:02d}" for number in range(1, 10)]
+PORT_5000 = {"02", "07", "08", "09"}
+PORT_5000_LOCK = Path("/tmp/course-port5000.lock")
+REMOVE = {"container": "rm -f", "network": "network rm", "volume": "volume rm",
+          "image": "image rm"}  # in removal order
+
+
+@contextlib.contextmanager
+def port_5000_lock(notebook: str) -> Iterator[None]:
+    """Hold the shared port-5000 lock while a notebook that publishes port 5000 runs."""
+    if notebook not in PORT_5000:
+        yield
+        return
+    handle = os.open(PORT_5000_LOCK, os.O_RDONLY | os.O_CREAT, 0o666)
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(handle)  # closing the last descriptor releases the lock
+
+
+def task_objects(notebook: str) -> list[tuple[str, str]]:
+    """(kind, name) of every object the notebook's tasks make, with the tasks' own names, in
+    an order they can be removed in (containers first, images last)."""
+    found = []
+    for task in tasks.all_tasks(notebook):
+        for kind, role in task.objects:
+            if (kind, task.names[role]) not in found:
+                found.append((kind, task.names[role]))
+    return sorted(found, key=lambda item: list(REMOVE).index(item[0]))
+
+
+def existing(objects: list[tuple[str, str]]) -> list[str]:
+    """Which of ``objects`` the engine has ("kind name"), asked with `docker inspect --type`."""
+    return [f"{kind} {name}" for kind, name in objects
+            if subprocess.run(["docker", "inspect", "--type", kind, name], capture_output=True,
+                              check=False).returncode == 0]
+
+
+def check_cells(notebook) -> dict[str, int]:
+    """Task id → the number of the code cell that runs ``tasks.check("<id>")``."""
+    cells = {}
+    for number, cell in enumerate(notebook.cells):
+        if cell.cell_type == "code":
+            for task in tasks.all_tasks():
+                if f'tasks.check("{task.id}")' in cell.source:
+                    cells[task.id] = number
+    return cells
+
+
+def shown(cell) -> str:
+    """The plain text a code cell shows: streams, display data and results."""
+    parts = []
+    for output in cell.get("outputs", []):
+        parts.append(output.get("text", ""))
+        parts.append(str(output.get("data", {}).get("text/plain", "")))
+    return "\n".join(parts)
+
+
+def run_live(path: Path, state_dir: Path, monkeypatch: pytest.MonkeyPatch):
+    """Execute the notebook live with nbclient (as helpers.notebook_runner does) and return it
+    with its outputs; AssertionError with the failing cell's tail when a cell raises."""
+    import nbformat
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
+
+    monkeypatch.setenv("COURSE_MODE", "live")
+    monkeypatch.setenv("COURSE_NOTEBOOK_FILE", str(path.resolve()))
+    monkeypatch.setenv("COURSE_STATE_DIR", str(state_dir))
+    monkeypatch.delenv("COURSE_PROGRESS_FILE", raising=False)
+    notebook = nbformat.read(path, as_version=4)
+    client = NotebookClient(notebook, timeout=notebook_runner.CELL_TIMEOUT,
+                            kernel_name="python3",
+                            resources={"metadata": {"path": str(path.parent)}})
+    try:
+        client.execute()
+    except CellExecutionError as exc:
+        raise AssertionError(f"{path.name}: a cell failed with every task done:\n"
+                             f"{str(exc)[-2500:]}") from None
+    return notebook
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS)
+def test_notebook_with_every_task_done(notebook, tmp_path, monkeypatch):
+    todo = tasks.all_tasks(notebook)
+    if not todo:
+        pytest.skip(f"notebook {notebook} has no registered task yet")
+    lacking = [task.id for task in todo if not task.solution]
+    assert not lacking, f"no solution to run for {', '.join(lacking)}"
+    path = notebook_runner.notebooks([notebook])[0]
+    objects = task_objects(notebook)
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    timings = {}
+    started = time.monotonic()
+    with port_5000_lock(notebook):
+        timings["lock"] = time.monotonic() - started
+        there = existing(objects)
+        if there:
+            removal = "; ".join(f"docker {REMOVE[kind]} {name}" for kind, name in objects
+                                if f"{kind} {name}" in there)
+            pytest.fail(f"{', '.join(there)} already exist(s): this test uses the tasks' own "
+                        f"names and removes only what it made. If they are yours to lose: "
+                        f"`{removal}`, then run it again.")
+        monkeypatch.setenv("COURSE_MODE", "live")
+        try:
+            started = time.monotonic()
+            for task in todo:
+                run_solution(task, scratch)
+            timings["solutions"] = time.monotonic() - started
+            started = time.monotonic()
+            done = run_live(path, tmp_path / "state", monkeypatch)
+            timings["notebook"] = time.monotonic() - started
+        finally:
+            tasks.remove_my_objects(notebook)
+        left = existing(objects)
+    print(f"{notebook}: port-5000 lock waited {timings['lock']:.1f} s, solutions "
+          f"{timings['solutions']:.1f} s, notebook run {timings['notebook']:.1f} s")
+    cells = check_cells(done)
+    for task in todo:
+        assert task.id in cells, f"{path.name} has no cell that runs tasks.check(\"{task.id}\")"
+        text = shown(done.cells[cells[task.id]])
+        assert f"✔ {task.id} done:" in text and "not yet" not in text, \
+            f"{task.id} with its solution done:\n{text}"
+    recorded = tasks.load()  # the temporary state folder's progress file
+    assert all(recorded.get(task.id, {}).get("passed_at") for task in todo), recorded
+    assert not left, f"left behind after remove_my_objects: {', '.join(left)}"
