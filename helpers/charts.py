@@ -136,16 +136,6 @@ def build_seconds_chart(frame: pd.DataFrame, *, label: str = "build",
     return figure
 
 
-def timeline_chart(frame: pd.DataFrame, *, x: str, y: str, title: str, xlabel: str) -> Figure:
-    """A simple step plot, e.g. a state over time."""
-    figure = Figure(figsize=(8, 3), layout="constrained")
-    axes = figure.subplots()
-    axes.step(frame[x], frame[y], where="post", color=PALETTE[0])
-    axes.set_xlabel(xlabel)
-    axes.set_title(title)
-    return figure
-
-
 def layout_problems(figure: Figure, *, tolerance: float = 1.0) -> list[str]:
     """What a reader cannot read in ``figure``, as sentences; [] when the layout is clean.
 

@@ -42,7 +42,8 @@ def notebook_title(notebook: str) -> str:
 
 
 def command_verb(cli: str) -> str:
-    """The command a line is an example of: "docker run", "docker volume create", "curl" …"""
+    """The command a journal line is an example of: "docker run", "docker volume create",
+    "curl" … (the journal holds what the course ran: Compose v2 only, never ``sudo``)."""
     try:
         words = shlex.split(cli)
     except ValueError:
@@ -51,12 +52,10 @@ def command_verb(cli: str) -> str:
         return ""
     if words[0] == "for" and "do" in words:  # a shell loop: what it repeats
         return command_verb(" ".join(words[words.index("do") + 1:]).removesuffix("; done"))
-    if words[0] in ("time", "sudo") and len(words) > 1:
+    if words[0] == "time" and len(words) > 1:
         return command_verb(shlex.join(words[1:]))
     if words[:3] == ["python", "-m", "helpers"] and len(words) > 3:
         return f"python -m helpers {words[3]}"
-    if words[0] == "docker-compose":  # the standalone binary: the same commands as the plugin
-        words = ["docker", "compose", *words[1:]]
     if words[:2] == ["docker", "compose"]:  # skip the global options: -p NAME, -f FILE …
         rest = iter(words[2:])
         for word in rest:

@@ -16,7 +16,6 @@ from helpers.lessons.two_tier import StartupRace
     ("docker volume create data", "docker volume create"),
     ("docker compose -p course-08 --env-file x.env -f compose.yaml up -d", "docker compose up"),
     ("docker compose -p course-08 -f compose.yaml down -v", "docker compose down"),
-    ("docker-compose -p course-08 -f compose.yaml up -d", "docker compose up"),
     ("for i in $(seq 10); do time docker run --rm busybox true; done", "docker run"),
     ("python -m helpers scan app.tar", "python -m helpers scan"),
     ("curl -X POST http://127.0.0.1:5000/api/messages", "curl"),
@@ -67,7 +66,7 @@ def test_recap_lists_docker_commands_only_with_a_copyable_example(isolated) -> N
     journal.record("docker logs web 2>&1 | grep waiting")
     journal.record("curl http://127.0.0.1:5000/health")
     journal.record("tar tvf backup.tar")
-    journal.record("docker-compose -p c logs")
+    journal.record("docker compose -p c logs")
     table = recap.command_recap.__wrapped__()
     assert set(table.index) == {"docker run", "docker logs", "docker compose logs"}
     assert table.loc["docker run", "example"] == "docker run --rm busybox uname -r"
