@@ -261,6 +261,10 @@ def test_notebook_01_runs_live_in_the_hub_pod_shape(pod: Pod, tmp_path: Path) ->
                          timeout=300)
     assert preflight.returncode == 0 and "Ready." in preflight.stdout, _report(preflight, pod)
     assert f"{env['DOCKER_HOST']} (DOCKER_HOST)" in preflight.stdout, preflight.stdout
+    for key in ("shell", "python"):  # the inner engine starts empty: the archive is seen
+        assert f"image: {key}" in preflight.stdout
+        assert f"in archive {ARCHIVE_IN_POD}" in preflight.stdout.split(f"image: {key}")[1] \
+            .splitlines()[0], preflight.stdout
     timings["preflight"] = time.monotonic() - started
 
     notebook = _in_user(pod, "python", "-m", "pytest", "-x", "-p", "no:cacheprovider",
