@@ -1,7 +1,8 @@
 """Docker Compose v2 (``docker compose``): the one place in the course that runs it.
 
 Every call has the same shape, ``docker compose -p NAME --env-file FILE -f FILE … SUBCOMMAND``,
-run from the repository root. Compose v1 (``docker-compose``) reached end of life in July 2023
+run from the notebooks folder (where a learner's terminal opens), so a printed line works when
+typed there. Compose v1 (``docker-compose``) reached end of life in July 2023
 and is not supported. What Compose prints is meant for people; the course reads two things
 instead: the project model Compose itself resolves (``config --format json``: files merged,
 variables interpolated, short syntax expanded) and, from the engine, the state of what Compose
@@ -37,6 +38,7 @@ from .failures import cli_output_means_engine_gone, engine_answers, unavailable
 PROJECT_LABEL = "com.docker.compose.project"
 SERVICE_LABEL = "com.docker.compose.service"
 ONEOFF_LABEL = "com.docker.compose.oneoff"
+DEPENDS_ON_LABEL = "com.docker.compose.depends_on"
 
 COMMAND = ("docker", "compose")
 INSTALL_HINT = ("install the Compose v2 plugin (Docker Desktop has it; with Docker's apt/yum "
@@ -46,13 +48,28 @@ INSTALL_HINT = ("install the Compose v2 plugin (Docker Desktop has it; with Dock
 
 # --- command lines (pure) ---------------------------------------------------------------
 
+def workdir() -> Path:
+    """Where the course runs Compose: the notebooks folder, where JupyterLab opens terminals."""
+    return settings.PROJECT_ROOT / "notebooks"
+
+
 def shown_path(path: str | Path) -> str:
-    """A path as typed from the repository root (where the course runs Compose), else absolute."""
-    resolved = Path(path).resolve()
+    """A path as typed in the notebooks folder: ``../data/…`` inside the course, else absolute.
+
+    Relative paths given here start at the repository root.
+    """
+    given = Path(path)
+    resolved = (given if given.is_absolute() else settings.PROJECT_ROOT / given).resolve()
     try:
-        return str(resolved.relative_to(settings.PROJECT_ROOT)) or "."
+        inside = resolved.relative_to(settings.PROJECT_ROOT)
     except ValueError:
         return str(resolved)
+    return str(Path("..") / inside)
+
+
+def on_disk(shown: str) -> Path:
+    """The file a :func:`shown_path` string names."""
+    return (workdir() / shown).resolve()
 
 
 def command_line(project: str, files: Sequence[str], env_file: str | None,
@@ -72,7 +89,8 @@ def command_line(project: str, files: Sequence[str], env_file: str | None,
 
 @dataclass(frozen=True)
 class Project:
-    """One Compose project: its name, its files (repository-relative), env file, Compose version."""
+    """One Compose project: its name, its files and env file (as typed in the notebooks folder),
+    and the Compose version."""
 
     name: str
     files: tuple[str, ...]
@@ -161,7 +179,7 @@ def _environment(proj: Project) -> dict[str, str]:
     """
     env = docker_cli_env()
     if proj.env_file:
-        for key in read_env_file(settings.PROJECT_ROOT / proj.env_file):
+        for key in read_env_file(on_disk(proj.env_file)):
             env.pop(key, None)
     for key in _COMPOSE_VARIABLES:
         env.pop(key, None)
@@ -170,7 +188,7 @@ def _environment(proj: Project) -> dict[str, str]:
 
 def run(proj: Project, *args: str, timeout: float = 120, record: bool = True) -> \
         subprocess.CompletedProcess:
-    """Run one Compose subcommand from the repository root and journal its command line.
+    """Run one Compose subcommand from the notebooks folder and journal its command line.
 
     ``timeout`` in seconds. Returns the finished process (text stdout and stderr) whatever its
     exit code. Raises :class:`CourseError` when ``docker`` is gone, and the internal
@@ -178,7 +196,7 @@ def run(proj: Project, *args: str, timeout: float = 120, record: bool = True) ->
     """
     started = time.monotonic()
     try:
-        done = subprocess.run(proj.argv(*args), cwd=settings.PROJECT_ROOT,
+        done = subprocess.run(proj.argv(*args), cwd=workdir(),
                               env=_environment(proj), capture_output=True, text=True,
                               timeout=timeout, check=False)
     except FileNotFoundError:
@@ -227,6 +245,10 @@ class ServiceState(FactsView):
     image: str = ""
     has_healthcheck: bool = False
     restart_policy: str = ""
+    # what Compose asked for (its labels and HostConfig), readable even before a first start:
+    depends_on: dict[str, str] = field(default_factory=dict)  # service -> condition
+    # (container port, host address, host port) as asked; "" address = every interface
+    bindings: tuple[tuple[int, str, str], ...] = ()
 
     @property
     def ready(self) -> bool:
@@ -259,6 +281,9 @@ def _state_of(container) -> ServiceState:
         for binding in bindings or []:
             if binding.get("HostPort"):
                 published[int(key.split("/")[0])] = int(binding["HostPort"])
+    bindings = tuple(sorted((int(key.split("/")[0]), str(b.get("HostIp") or ""),
+                             str(b.get("HostPort") or ""))
+                            for key, found in asked.items() for b in found or []))
     return ServiceState(
         service=labels.get(SERVICE_LABEL, "?"), container=container.name,
         state=str(state.get("Status", container.status)), health=str(health),
@@ -267,7 +292,21 @@ def _state_of(container) -> ServiceState:
         image=str((attrs.get("Config") or {}).get("Image", "")),
         has_healthcheck=bool(check) and check != ["NONE"],
         restart_policy=str(((attrs.get("HostConfig") or {}).get("RestartPolicy") or {})
-                           .get("Name", "")))
+                           .get("Name", "")),
+        depends_on=depends_on_label(labels.get(DEPENDS_ON_LABEL, "")), bindings=bindings)
+
+
+def depends_on_label(text: str) -> dict[str, str]:
+    """Compose's ``com.docker.compose.depends_on`` label as {service: condition}.
+
+    Compose v2 writes ``SERVICE:CONDITION:RESTART`` entries joined by commas (2.40.3:
+    ``db:service_healthy:false``); an empty label means no dependency.
+    """
+    found: dict[str, str] = {}
+    for entry in filter(None, (part.strip() for part in text.split(","))):
+        service, _, rest = entry.partition(":")
+        found[service] = rest.split(":", 1)[0] or "service_started"
+    return found
 
 
 def _containers(name: str) -> list:
@@ -537,7 +576,7 @@ def file_error(proj: Project, output: str) -> ComposeFileInvalid:
     """
     lines = _meaningful_lines(output)
     for file in proj.files:
-        problem = yaml_problem(settings.PROJECT_ROOT / file)
+        problem = yaml_problem(on_disk(file))
         if problem is None:
             continue
         number, column, what = problem
@@ -547,7 +586,7 @@ def file_error(proj: Project, output: str) -> ComposeFileInvalid:
                 "indentation: the keys of one mapping (e.g. `image:`, `ports:`, `restart:` of "
                 f"a service) must start in the same column. `{proj.cli('config')}` checks it "
                 "again.")
-        excerpt = _excerpt(settings.PROJECT_ROOT / file, number)
+        excerpt = _excerpt(on_disk(file), number)
         return ComposeFileInvalid(message, hint=hint,
                                   log_tail=tail("\n".join(lines), 5) + "\n" + excerpt)
     first = lines[0] if lines else "Compose rejected the file"
@@ -841,6 +880,28 @@ def down(proj: Project, *, volumes: bool = False, timeout: float = 120) -> DownR
         networks=[n for n in before["networks"] if n not in after["networks"]],
         volumes_removed=[v for v in before["volumes"] if v not in after["volumes"]],
         volumes_kept=after["volumes"])
+
+
+def remove_project(name: str, timeout: float = 120) -> bool:
+    """``docker compose -p NAME down -v``: a project's containers, networks and volumes.
+
+    No compose file is needed: Compose finds the objects by their project label (run in the
+    notebooks folder, which holds no compose file, so none is read). Returns False when
+    nothing carried the label; raises :class:`CourseError` when Compose fails or takes over
+    ``timeout`` seconds.
+    """
+    if not any(objects(name).values()):
+        return False
+    proj = Project(name=name, files=())
+    try:
+        done = run(proj, "down", "-v", timeout=timeout)
+    except _TimedOut:
+        raise CourseError(f"`down` of project {name} did not finish within {timeout:.0f} s.",
+                          hint="the engine may be busy; run it again.") from None
+    if done.returncode != 0:
+        raise CourseError(f"`down` of project {name} failed.", hint="read the lines below.",
+                          log_tail=tail(_output(done), 8))
+    return True
 
 
 def _simple(proj: Project, *args: str, timeout: float = 60) -> str:

@@ -17,10 +17,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
+import yaml
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
-from .. import display, journal, labels, ports, resolver, settings
+from .. import catalog, display, journal, labels, ports, resolver, settings
 from ..display import FactsView
 from ..engine import compose as engine
 from ..engine import containers, images
@@ -41,7 +42,16 @@ STATE_COLOURS = {"created": "#94a3b8", "starting": "#f59e0b", "healthy": "#16a34
                  "exited": "#1f2937"}
 
 
-# --- files: secrets and the env file --------------------------------------------------------
+# --- files: secrets, the env file, the course's override (all in the state folder) ----------
+
+def project_folder(project: str) -> Path:
+    """The course's files of Compose project ``project``, in the state folder (never in data/).
+
+    It holds the env file (``PROJECT.env``), the course's override file
+    (``course.override.yaml``) and the generated passwords (``secrets/``).
+    """
+    return settings.state_dir() / "compose" / project
+
 
 def secret_files(model: dict) -> list[Path]:
     """The files behind the model's file secrets (``secrets: NAME: file: PATH``).
@@ -81,9 +91,52 @@ def ensure_secrets(model: dict) -> list[Path]:
 def write_env_file(path: Path, values: dict[str, str], project: str) -> None:
     """The project's env file: a comment header, then one ``KEY=value`` line per setting."""
     header = (f"# Settings of Compose project {project}, written by the course. Not secret: the\n"
-              "# passwords are Compose secrets in .secrets/. See .env.example for each line.\n")
+              "# passwords are Compose secrets in secrets/ next to this file. See .env.example\n"
+              "# in data/apps/two-tier for each line.\n")
     path.write_text(header + "".join(f"{key}={value}\n" for key, value in values.items()),
                     encoding="utf-8")
+
+
+def course_override(model: dict, folder: Path, images: dict[str, str],
+                    notebook: str) -> dict:
+    """The course's plumbing for a project, as a compose override document (a dict).
+
+    ``model`` is Compose's model of the learner-facing files. Every service, network and volume
+    the project creates gets the course's labels (so its cleanup finds them); a service whose
+    image is a key of ``images`` runs the image it maps to (a stand-in without a registry, or
+    the app under another tag); every file secret is read from ``folder/secrets/NAME.txt``.
+    External networks and volumes are not Compose's to label and are left out.
+    """
+    marks = labels.for_new_object(notebook)
+    services = {}
+    for name, spec in (model.get("services") or {}).items():
+        entry: dict = {"labels": dict(marks)}
+        image = str((spec or {}).get("image", ""))
+        if image in images and images[image] != image:
+            entry["image"] = images[image]
+        services[name] = entry
+    document: dict = {"services": services}
+    for section in ("networks", "volumes"):
+        owned = {name: {"labels": dict(marks)}
+                 for name, spec in (model.get(section) or {}).items()
+                 if not (spec or {}).get("external")}
+        if owned:
+            document[section] = owned
+    secret_files_ = {name: {"file": str(folder / "secrets" / f"{name}.txt")}
+                     for name, spec in (model.get("secrets") or {}).items()
+                     if isinstance(spec, dict) and spec.get("file")}
+    if secret_files_:
+        document["secrets"] = secret_files_
+    return document
+
+
+def write_override(path: Path, document: dict, project: str) -> None:
+    """Write :func:`course_override`'s document with a header that says what it is."""
+    header = (f"# The course's plumbing for Compose project {project}, written by the course: its\n"
+              "# labels (so its cleanup finds everything), the images this engine has, the\n"
+              "# passwords' files. Not part of the compose file you copy; listed after it\n"
+              "# (-f compose.yaml -f course.override.yaml), its keys override or add.\n")
+    path.write_text(header + yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
 
 
 # --- the stack ------------------------------------------------------------------------------
@@ -115,7 +168,12 @@ class Stack(FactsView):
     @property
     def env_path(self) -> Path:
         """The env file on disk."""
-        return settings.PROJECT_ROOT / self.env_file
+        return engine.on_disk(self.env_file)
+
+    @property
+    def override_path(self) -> Path:
+        """The course's override file on disk (the last of ``files``)."""
+        return engine.on_disk(self.files[-1])
 
     def cli(self, *args: str) -> str:
         """The ``docker compose …`` command line that runs ``args`` on this project."""
@@ -139,6 +197,11 @@ def prepare(app_image: str = DEFAULT_APP_IMAGE, *, project: str | None = None,
             port: int | None = None, compose_file: str = COMPOSE_FILE,
             extra_files: Sequence[str] = (), fresh: bool = True) -> Stack:
     """Everything ``up`` needs: images, a port, the env file, the secrets; the files checked.
+
+    The env file, the course's override file (labels, this engine's images, the secrets'
+    paths: :func:`course_override`) and the passwords are written to
+    :func:`project_folder`, in the state folder; the compose files themselves stay as a
+    learner would copy them.
 
     ``port=None`` prefers 5000 and takes a free one if 5000 is busy (and says so); ``port=0``
     takes any free port; any other number is used as asked (``up`` refuses it if taken).
@@ -166,9 +229,15 @@ def prepare(app_image: str = DEFAULT_APP_IMAGE, *, project: str | None = None,
     values = {"DB_IMAGE": database.reference, "APP_IMAGE": app_image, "APP_PORT": str(chosen),
               "MYSQL_DATABASE": DATABASE, "MYSQL_USER": DATABASE_USER,
               "COURSE_NOTEBOOK": notebook}
-    env_file = files[0].resolve().parent / f"{name}.env"
+    folder = project_folder(name)
+    folder.mkdir(parents=True, exist_ok=True)
+    env_file = folder / f"{name}.env"
     write_env_file(env_file, values, name)
-    proj = engine.project(name, files, env_file)
+    learner_model = engine.config(engine.project(name, files, env_file))
+    override = folder / "course.override.yaml"
+    swaps = {catalog.get("database").official: database.reference, DEFAULT_APP_IMAGE: app_image}
+    write_override(override, course_override(learner_model, folder, swaps, notebook), name)
+    proj = engine.project(name, [*files, override], env_file)
     model = engine.repository_relative(engine.config(proj))
     if fresh and any(engine.objects(name).values()):
         engine.down(proj, volumes=True)
@@ -179,9 +248,8 @@ def prepare(app_image: str = DEFAULT_APP_IMAGE, *, project: str | None = None,
     if note:
         display.note(note[0].upper() + note[1:] + ".", kind="warn")
     if created:
-        journal.record("mkdir -p data/apps/two-tier/.secrets && "
-                       + " && ".join(f"openssl rand -base64 24 > {engine.shown_path(p)}"
-                                     for p in created))
+        journal.record(f"mkdir -p {created[0].parent} && "
+                       + " && ".join(f"openssl rand -base64 24 > {p}" for p in created))
     return Stack(project=name, compose=proj.label, files=list(proj.files),
                  env_file=str(proj.env_file), settings=values, app_port=chosen,
                  services=engine.service_order(model),
@@ -194,6 +262,13 @@ def env_file(stack: Stack) -> str:
     """The project's env file as written (settings only; it is not committed, so recorded)."""
     journal.record(f"cat {stack.env_file}")
     return stack.env_path.read_text(encoding="utf-8")
+
+
+@action
+def override_file(stack: Stack) -> str:
+    """The course's override file of the project as written (recorded, like the env file)."""
+    journal.record(f"cat {stack.files[-1]}")
+    return stack.override_path.read_text(encoding="utf-8")
 
 
 def _health_check_text(test: list | str | None) -> str:

@@ -42,9 +42,11 @@ def app_image() -> Iterator[str]:
 
 @pytest.fixture
 def env_files(scope) -> Iterator[None]:
+    """The env file, override and passwords go to the state folder, never into data/."""
+    before = sorted(FOLDER.rglob("*"))
     yield
-    for path in FOLDER.glob(f"{scope}*.env"):
-        path.unlink()
+    assert sorted(FOLDER.rglob("*")) == before
+    assert not (FOLDER / ".secrets").exists()
 
 
 def _nothing_left(scope: str) -> None:
@@ -69,6 +71,15 @@ def _epoch(stamp: str) -> float:
 def test_health_gating_restart_and_data_across_down_up(scope, env_files, app_image) -> None:
     stack = compose.prepare(app_image, project=scope, port=0)
     assert stack.compose.startswith("docker compose ")
+    # the course's files of the project are in the state folder; the printed paths work in
+    # notebooks/ (the compose file relative to it, the state folder's files absolute)
+    folder = compose.project_folder(scope)
+    assert stack.files == ["../data/apps/two-tier/compose.yaml",
+                           str(folder / "course.override.yaml")]
+    assert stack.env_file == str(folder / f"{scope}.env")
+    assert sorted(p.name for p in (folder / "secrets").iterdir()) == [
+        "db_password.txt", "db_root_password.txt"]
+    assert "io.docker-course.notebook" in compose.override_file(stack)
     assert stack.services == ["db", "app"]
     # the model is Compose's own: the env file's values are filled in, short syntax expanded
     [port] = engine.published_ports(stack.model, "app")
@@ -206,7 +217,8 @@ def test_a_port_already_taken_is_refused_and_leaves_nothing(scope, env_files,
         assert str(port) in early.value.message and "Nothing was started" in early.value.message
         _nothing_left(scope)
         # and when Compose itself runs into it (the port taken between check and start)
-        proj = engine.project(stack.project, stack.files, stack.env_file)
+        proj = engine.Project(name=stack.project, files=tuple(stack.files),
+                              env_file=stack.env_file)
         with pytest.raises(PortInUse) as late:
             engine.up(proj, timeout=120)
         assert f"127.0.0.1:{port}" in late.value.message and late.value.log_tail

@@ -17,6 +17,9 @@ from helpers.errors import ComposeFileInvalid, CourseError, ImageUnavailable, No
 
 FILE = "data/apps/two-tier/compose.yaml"
 ENV = "data/apps/two-tier/course-08.env"
+# As typed in a terminal opened in notebooks/, where the course runs Compose.
+SHOWN = f"../{FILE}"
+SHOWN_ENV = f"../{ENV}"
 VERSION = "2.40.3"
 
 
@@ -49,10 +52,11 @@ MODEL = {
 def test_command_lines_put_global_options_after_docker_compose() -> None:
     proj = _project()
     assert proj.argv("up", "-d") == [
-        "docker", "compose", "-p", "course-08", "--env-file", ENV, "-f", FILE, "up", "-d"]
+        "docker", "compose", "-p", "course-08", "--env-file", SHOWN_ENV, "-f", SHOWN, "up",
+        "-d"]
     assert proj.cli("down", "-v") == (
-        "docker compose -p course-08 --env-file data/apps/two-tier/course-08.env "
-        "-f data/apps/two-tier/compose.yaml down -v")
+        "docker compose -p course-08 --env-file ../data/apps/two-tier/course-08.env "
+        "-f ../data/apps/two-tier/compose.yaml down -v")
     assert proj.cli("config", "--format", "json").endswith(" config --format json")
     assert proj.argv("exec", "-T", "app", "sh", "-c", "kill 1")[-6:] == [
         "exec", "-T", "app", "sh", "-c", "kill 1"]
@@ -67,7 +71,17 @@ def test_override_files_follow_in_order() -> None:
     proj = _project("data/apps/two-tier/never-healthy.yaml")
     argv = proj.argv("up", "-d")
     files = [argv[i + 1] for i, word in enumerate(argv) if word == "-f"]
-    assert files == [FILE, "data/apps/two-tier/never-healthy.yaml"]
+    assert files == [SHOWN, "../data/apps/two-tier/never-healthy.yaml"]
+
+
+def test_paths_are_shown_as_typed_in_the_notebooks_folder(tmp_path) -> None:
+    assert compose.workdir() == settings.PROJECT_ROOT / "notebooks"
+    assert compose.shown_path(FILE) == SHOWN
+    assert compose.shown_path(settings.PROJECT_ROOT / FILE) == SHOWN
+    assert compose.on_disk(SHOWN) == settings.PROJECT_ROOT / FILE
+    outside = tmp_path / "state" / "course-08.env"  # the state folder: absolute
+    assert compose.shown_path(outside) == str(outside.resolve())
+    assert compose.on_disk(str(outside)) == outside.resolve()
 
 
 def test_missing_compose_file_is_a_clear_error() -> None:
@@ -200,7 +214,7 @@ def test_yaml_errors_point_at_the_line_pyyaml_finds(tmp_path) -> None:
 def test_other_refusals_quote_compose_and_name_the_service(output, expected) -> None:
     error = compose.file_error(_project(), output.format(root=settings.PROJECT_ROOT))
     assert isinstance(error, ComposeFileInvalid)
-    assert error.message.startswith(f"Compose cannot use {FILE}")
+    assert error.message.startswith(f"Compose cannot use {SHOWN}")
     assert expected in error.message
     assert str(settings.PROJECT_ROOT) not in error.message + error.log_tail
     assert "WARN" not in error.log_tail

@@ -19,7 +19,7 @@ def _document() -> dict:
 def test_no_version_key_it_is_obsolete_in_the_compose_specification() -> None:
     assert "version" not in _document()
     header = (FOLDER / "compose.yaml").read_text(encoding="utf-8")
-    assert "docker-compose" not in header and "docker compose -p course-08" in header
+    assert "docker-compose" not in header and "docker compose up -d" in header
 
 
 def test_app_waits_for_a_healthy_database_and_always_restarts() -> None:
@@ -39,10 +39,11 @@ def test_database_health_check_passes_credentials() -> None:
     assert "/run/secrets/db_root_password" in test and "$$(" in test
 
 
-def test_images_and_port_come_from_variables_and_ports_stay_on_loopback() -> None:
+def test_images_are_named_plainly_and_ports_stay_on_loopback() -> None:
     services = _document()["services"]
-    assert services["db"]["image"] == "${DB_IMAGE:-mysql:8.4}"
-    assert services["app"]["image"].startswith("${APP_IMAGE:-")
+    assert services["db"]["image"] == "mysql:8.4"
+    assert services["app"]["image"] == "docker-course/flask-app:1.0"
+    assert services["app"]["ports"] == ["127.0.0.1:${APP_PORT:-5000}:5000"]
     for name, spec in services.items():
         for port in spec.get("ports", []):
             assert str(port).startswith("127.0.0.1:"), (name, port)
@@ -69,13 +70,48 @@ def test_data_lives_in_a_named_volume_and_the_init_script_is_mounted() -> None:
     assert list(folder.glob("*.sql")), "the init folder holds an SQL script"
 
 
-def test_every_object_compose_creates_carries_the_course_labels() -> None:
-    document = _document()
-    keys = {labels.COURSE_KEY, labels.NOTEBOOK_KEY}
-    for section in ("services", "networks", "volumes"):
-        for name, spec in document[section].items():
-            assert keys <= set(spec["labels"]), (section, name)
-    assert document["services"]["app"]["labels"][labels.NOTEBOOK_KEY] == "${COURSE_NOTEBOOK:-08}"
+def test_the_file_learners_copy_holds_no_course_plumbing() -> None:
+    text = (FOLDER / "compose.yaml").read_text(encoding="utf-8")
+    assert "labels" not in _document()["services"]["db"] and "x-course-labels" not in text
+    assert "io.docker-course" not in text and "COURSE_NOTEBOOK" not in text
+    assert "DB_IMAGE" not in text and "APP_IMAGE" not in text
+
+
+# compose.yaml as `docker compose config --format json` (2.40.3) models it, trimmed.
+LEARNER_MODEL = {
+    "services": {"db": {"image": "mysql:8.4"}, "app": {"image": "docker-course/flask-app:1.0"},
+                 "tools": {"image": "busybox"}},
+    "networks": {"backend": {"name": "course-08_backend"},
+                 "shared": {"name": "shared", "external": True}},
+    "volumes": {"db-data": {"name": "course-08_db-data"}},
+    "secrets": {"db_password": {"name": "course-08_db_password", "file": "/x/.secrets/p.txt"},
+                "token": {"name": "course-08_token", "environment": "TOKEN"}},
+}
+
+
+def test_the_course_override_labels_everything_swaps_images_and_moves_secrets(tmp_path) -> None:
+    swaps = {"mysql:8.4": "docker-course/mariadb-standin:10.11",
+             "docker-course/flask-app:1.0": "docker-course/flask-app:1.0"}
+    document = lesson.course_override(LEARNER_MODEL, tmp_path, swaps, "08")
+    marks = {labels.COURSE_KEY: labels.COURSE_VALUE, labels.NOTEBOOK_KEY: "08"}
+    assert document["services"] == {
+        "db": {"labels": marks, "image": "docker-course/mariadb-standin:10.11"},
+        "app": {"labels": marks}, "tools": {"labels": marks}}
+    assert document["networks"] == {"backend": {"labels": marks}}  # external: not Compose's
+    assert document["volumes"] == {"db-data": {"labels": marks}}
+    assert document["secrets"] == {"db_password": {"file": str(tmp_path / "secrets" /
+                                                               "db_password.txt")}}
+    path = tmp_path / "course.override.yaml"
+    lesson.write_override(path, document, "course-08")
+    text = path.read_text(encoding="utf-8")
+    assert text.startswith("# The course's plumbing") and yaml.safe_load(text) == document
+
+
+def test_the_course_files_of_a_project_live_in_the_state_folder(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("COURSE_STATE_DIR", str(tmp_path))
+    folder = lesson.project_folder("course-08")
+    assert folder == tmp_path / "compose" / "course-08"
+    assert settings.DATA_DIR not in folder.parents
 
 
 def test_env_example_names_every_variable_the_file_uses() -> None:
