@@ -13,7 +13,15 @@ from .client import client
 
 
 def remove_by_name(kind: str, name: str) -> bool:
-    """Remove the container, volume, network or image ``name`` (``kind``); False if absent."""
+    """Remove the container, volume, network, image or Compose project ``name`` (``kind``).
+
+    A ``project`` goes with ``docker compose -p NAME down -v`` (its containers, networks and
+    named volumes). False if absent.
+    """
+    if kind == "project":
+        from .compose import remove_project
+
+        return remove_project(name)
     engine = client()
     try:
         if kind == "container":

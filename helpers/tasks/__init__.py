@@ -23,7 +23,8 @@ __all__ = ["TASKS", "Task", "Verdict", "all_tasks", "check", "get", "load", "pro
            "progress_table", "remove_my_objects", "rows", "run_check", "save_verdict",
            "show_progress"]
 
-PLACEHOLDERS = {"<shell-image>": "shell", "<python-image>": "python"}
+PLACEHOLDERS = {"<shell-image>": "shell", "<python-image>": "python",
+                "<database-image>": "database"}
 
 
 def _in_replay() -> bool:
@@ -146,7 +147,7 @@ def remove_my_objects(notebook: str, *, dry_run: bool = False) -> list[str]:
     """
     from .. import display
 
-    order = {"container": 0, "network": 1, "volume": 2, "image": 3}
+    order = {"project": 0, "container": 1, "network": 2, "volume": 3, "image": 4}
     wanted: list[tuple[str, str]] = []
     for task in all_tasks(notebook):
         for kind, role in task.objects:

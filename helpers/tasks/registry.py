@@ -36,11 +36,12 @@ class Task:
 
     ``names`` maps a role ("volume", "container", "port" …) to the name or port the learner
     must use; tests pass other names to :func:`helpers.tasks.check` to stay apart. ``objects``
-    lists ``(kind, role)`` of what the learner creates, for :func:`remove_my_objects`.
-    ``solution`` is one way to do it: shell command lines as a learner types them in a terminal
-    (``{role}`` stands for a name, ``<shell-image>``/``<python-image>`` for the course's images,
-    ``{notebooks}`` for the notebooks folder); the test harness runs them, in order, in a
-    scratch working folder.
+    lists ``(kind, role)`` of what the learner creates, for :func:`remove_my_objects` (kind:
+    container, network, volume, image, or project: a Compose project, removed with
+    ``docker compose -p NAME down -v``). ``solution`` is one way to do it: shell command lines
+    as a learner types them in a terminal (``{role}`` stands for a name, ``<shell-image>``,
+    ``<python-image>``, ``<database-image>`` for the course's images, ``{notebooks}`` for the
+    notebooks folder); the test harness runs them, in order, in a scratch working folder.
     """
 
     id: str
