@@ -67,16 +67,6 @@ def state_dir() -> Path:
     return path
 
 
-def build_network() -> str | None:
-    """``COURSE_BUILD_NETWORK`` as given: ``host`` or ``none``; None for ``auto`` (the default)
-    and ``default``. The build's actual choice, detected in ``auto`` mode (host networking only
-    when a bridge build cannot reach the package index or a loopback proxy), is made by
-    ``helpers.engine.buildnet.choose``.
-    """
-    value = os.environ.get("COURSE_BUILD_NETWORK", "auto").strip().lower()
-    return None if value in ("", "auto", "default", "bridge") else value
-
-
 def image_archive_dir() -> Path | None:
     """A folder of ``docker save`` archives (a classroom USB stick), if one is configured."""
     value = os.environ.get("COURSE_IMAGE_ARCHIVE")

@@ -255,9 +255,6 @@ class ImageAnatomy:
     duplicate_groups_total: int = -1  # how many duplicate groups there are (same convention)
     notes: list[str] = field(default_factory=list)  # e.g. "the archive holds 3 images"
 
-    def top_wasted(self, n: int = 10) -> list[WastedFile]:
-        return self.wasted_files[:n]
-
     @property
     def wasted_file_count(self) -> int:
         """Wasted files in the image, even when the list holds only the largest ones."""

@@ -311,17 +311,6 @@ class TarReader:
     def _where(self) -> str:
         return f"the data of {self._name!r}"
 
-    def _finish_member(self) -> None:
-        n = self._remaining + self._pad
-        if n:
-            src = self.src
-            if len(src._buf) - src._pos >= n:  # inlined fast path: this runs once per member
-                src._pos += n
-                src.consumed += n
-            else:
-                src.skip(n, self._where)
-            self._remaining = self._pad = 0
-
     def next(self) -> Member | None:
         """The next real member (metadata headers are folded in), or None at the end.
 

@@ -30,23 +30,6 @@ from .failures import guard, unavailable
 CONNECT_TIMEOUT = 120  # seconds for one API call; exports of big images need long reads
 
 
-def _install_hint(where: Endpoint | None = None) -> str:
-    """What to do when no engine answered, worded for where the course looked."""
-    general = ("start Docker (Docker Desktop on macOS/Windows, `sudo systemctl start docker` on "
-               "Linux), or run the course in replay mode; see README, 'Getting a Docker "
-               "Engine'.")
-    if where is None or where.source == "default socket":
-        return (general + " If `docker version` works in a terminal, start JupyterLab from that "
-                "terminal (it may set DOCKER_HOST), or check `docker context ls`: the course "
-                "follows DOCKER_HOST, DOCKER_CONTEXT and the CLI's current context.")
-    if where.context:
-        return (f"start the engine behind the context {where.context!r} (Docker Desktop, "
-                "`colima start`, OrbStack…), or switch with `docker context use NAME`; "
-                "`docker context ls` lists them. Or run the course in replay mode.")
-    return ("check DOCKER_HOST (unset it to use the CLI's context or the default socket), "
-            "or " + general)
-
-
 def _tls_config(where: Endpoint) -> docker.tls.TLSConfig | None:
     """The context's TLS material (``contexts/tls/<id>/docker/{ca,cert,key}.pem``), if any."""
     if not where.tls_dir:
@@ -84,21 +67,6 @@ def client() -> docker.DockerClient:
     except (docker.errors.DockerException, requests.exceptions.RequestException, OSError) as exc:
         _cached_client.cache_clear()
         raise unavailable(where, exc) from None  # the one wording: engine/failures.py
-
-
-def _reason(text: str) -> str:
-    """The one part of a connection error a learner can act on."""
-    lowered = text.lower()
-    for needle, reason in (("connection refused", "connection refused"),
-                           ("no such file", "no socket there"),
-                           ("permission denied", "permission denied: add your user to the "
-                                                 "docker group, or use sudo"),
-                           ("name or service not known", "unknown host name"),
-                           ("timed out", "timed out"),
-                           ("connecttimeout", "timed out")):
-        if needle in lowered:
-            return reason
-    return text.split("\n")[0][:120]
 
 
 def docker_cli_env() -> dict[str, str]:

@@ -134,13 +134,6 @@ def timed_stop(name: str, timeout: int = 10) -> tuple[float, int]:
     return seconds, int(state(name)["exit_code"] or 0)
 
 
-def main_process(name: str) -> list[str]:
-    """``docker top NAME``: the container's processes, as the host sees them (command lines)."""
-    journal.record(f"docker top {name} -o pid,comm,args")
-    found = client().api.top(name, ps_args="-o pid,comm,args")
-    return [" ".join(str(cell) for cell in row) for row in found.get("Processes") or []]
-
-
 def port_lines(name: str) -> list[str]:
     """``docker port NAME``: one ``CONTAINER/proto -> ADDRESS:PORT`` line per binding."""
     journal.record(f"docker port {name}")
@@ -151,14 +144,6 @@ def port_lines(name: str) -> list[str]:
         for binding in bindings or []:
             lines.append(f"{key} -> {binding.get('HostIp')}:{binding.get('HostPort')}")
     return lines
-
-
-def image_exposed(reference: str) -> list[str]:
-    """The ports an image declares with ``EXPOSE`` (its config's ``ExposedPorts``)."""
-    journal.record(f"docker image inspect --format '{{{{json .Config.ExposedPorts}}}}' "
-                   f"{reference}")
-    config = client().api.inspect_image(reference).get("Config") or {}
-    return sorted((config.get("ExposedPorts") or {}).keys())
 
 
 def image_platform(reference: str) -> dict:

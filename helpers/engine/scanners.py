@@ -441,13 +441,3 @@ def run_scanner(name: str, *, image: str = "", archive: str | Path | None = None
                                  hint="Read a saved report with read_report(), or use the "
                                       "built-in scanner (scan_source), which works offline.")
     return attempt.result
-
-
-def environment_note() -> str:
-    """Why the tools' containers see the engine: the socket mount, in one sentence."""
-    return (f"Trivy and Grype run as containers of their official images ({TRIVY_IMAGE}, "
-            f"{GRYPE_IMAGE}); the engine's socket is mounted into them so they can read the "
-            "image, which gives them full control of the engine: only run images you trust "
-            "that way.")
-
-

@@ -162,9 +162,6 @@ class Coverage:
         """The row of one package type (``python``, ``dpkg`` ...), None if none was listed."""
         return next((r for r in self.rows if r.kind == kind), None)
 
-    def judged_kinds(self) -> list[str]:
-        return [r.kind for r in self.rows if r.judged]
-
     def scope(self) -> str:
         """What was judged, in one clause: ``15 python packages judged against … (data as of
         …)``, or ``no package judged`` when nothing was."""

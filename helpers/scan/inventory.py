@@ -66,10 +66,6 @@ class Layer(Protocol):
     deleted: set[str]
 
 
-class Archive(Protocol):
-    layers: list[Any]
-
-
 def _clean(path: str) -> str:
     path = path.lstrip("/")
     while path.startswith("./"):

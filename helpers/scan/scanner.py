@@ -26,12 +26,6 @@ def _index(snapshot: AdvisoryIndex | str | Path | None) -> AdvisoryIndex:
     return load_snapshot(snapshot)
 
 
-def coverage_notes(packages: Iterable[Package], index: AdvisoryIndex) -> list[str]:
-    """Sentences about packages the snapshot cannot judge, so silence is not read as safety:
-    one per package type with packages listed but not judged (see :mod:`.coverage`)."""
-    return coverage_of(packages, index).gaps()
-
-
 def scan_packages(packages: Iterable[Package], *, target: str = "image",
                   snapshot: AdvisoryIndex | str | Path | None = None) -> ScanResult:
     """Match already inventoried packages (e.g. from a test or a saved inventory).

@@ -12,7 +12,6 @@ cell (an IPython exception handler, and a post-run hook that clears the error it
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import sys
@@ -103,19 +102,6 @@ def install(*, replay: bool) -> None:
     _state["replay"] = replay
 
 
-def uninstall() -> None:
-    """Stop following cells (tests)."""
-    shell = _state["installed"]
-    if shell is None:
-        return
-    for event, hook in (("pre_run_cell", _pre_run_cell), ("post_run_cell", _post_run_cell)):
-        with contextlib.suppress(ValueError):
-            shell.events.unregister(event, hook)
-    if _state["replay"]:
-        shell.set_custom_exc((), None)
-    _state.update(installed=None, replay=False)
-
-
 def _adopt_running_cell(shell: Any) -> None:
     """The hooks come in during a cell (``course.start()``): take that cell's id and source."""
     parent: dict[str, Any] = {}
@@ -193,11 +179,6 @@ def index_in_cell(helper: str, key: str) -> int:
     index = counters[(helper, key)]
     counters[(helper, key)] += 1
     return index
-
-
-def cell_run() -> int:
-    """A number that changes with every cell run (0 outside a notebook)."""
-    return _state["run"]
 
 
 def reset() -> None:
