@@ -336,15 +336,15 @@ def image_history(reference: str, *, width: int = 60) -> pd.DataFrame:
     """``docker image history``: one row per instruction, newest first, as the CLI prints them.
 
     Columns: ``created by`` (the instruction, cut to ``width`` characters), ``size`` (the layer
-    it added, in decimal units as the CLI prints them), ``size_bytes``, and ``layer`` ("yes",
+    it added, in decimal units as the CLI prints them: 1 kB = 1000 bytes) and ``layer`` ("yes",
     or "no: settings only" for an instruction that changed only the image's config, 0 B).
     Raises :class:`~helpers.errors.ImageUnavailable` for a missing image.
     """
     rows = [{"created by": _short_instruction(entry.created_by, width) or "(base image)",
-             "size": human_bytes(entry.size_bytes), "size_bytes": entry.size_bytes,
+             "size": human_bytes(entry.size_bytes),
              "layer": "yes" if entry.size_bytes else "no: settings only"}
             for entry in images.history(reference)]
-    return pd.DataFrame(rows, columns=["created by", "size", "size_bytes", "layer"])
+    return pd.DataFrame(rows, columns=["created by", "size", "layer"])
 
 
 @action

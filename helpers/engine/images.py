@@ -268,3 +268,31 @@ def list_course_images(notebook: str | None = None) -> list[ImageFacts]:
         if facts is not None:
             found.append(ImageFacts(**{**facts.__dict__, "reference": reference}))
     return found
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    """One line of ``docker image history``: the instruction that made it and its size.
+
+    ``size_bytes`` is the size of the filesystem layer the instruction added (0 for an
+    instruction that only changed the image's settings: the config marks it ``empty_layer``
+    and no layer exists for it). ``comment`` is the builder's note (``buildkit.dockerfile.v0``).
+    """
+
+    created_by: str
+    size_bytes: int
+    comment: str
+
+
+def history(reference: str) -> list[HistoryEntry]:
+    """``docker image history REFERENCE``: newest entry first, as the CLI prints them.
+
+    Raises :class:`ImageUnavailable` for a missing or malformed reference. Source: the Engine
+    API's ``GET /images/{name}/history``, read from the image config's ``history`` list.
+    """
+    require(reference)
+    journal.record(f"docker image history {reference}")
+    return [HistoryEntry(created_by=str(row.get("CreatedBy") or ""),
+                         size_bytes=int(row.get("Size") or 0),
+                         comment=str(row.get("Comment") or ""))
+            for row in client().api.history(reference)]

@@ -44,6 +44,9 @@ class ContainerState:
     mounts: tuple[Mount, ...] = ()
     networks: tuple[str, ...] = ()
     labels: dict[str, str] = field(default_factory=dict)
+    health: str = ""  # State.Health.Status: starting, healthy, unhealthy ("" = no health check)
+    health_output: str = ""  # the last health probe's output (State.Health.Log[-1].Output)
+    image_id: str = ""  # the id of the image it was created from ("sha256:…")
 
 
 def container(name: str) -> ContainerState | None:
@@ -56,6 +59,7 @@ def container(name: str) -> ContainerState | None:
     config = attrs.get("Config") or {}
     host = attrs.get("HostConfig") or {}
     policy = host.get("RestartPolicy") or {}
+    health = state.get("Health") or {}
     ports = {port: [(b.get("HostIp", ""), b.get("HostPort", "")) for b in (bindings or [])]
              for port, bindings in ((attrs.get("NetworkSettings") or {}).get("Ports")
                                     or {}).items()}
@@ -71,7 +75,10 @@ def container(name: str) -> ContainerState | None:
         restart_policy=str(policy.get("Name") or "no"),
         restart_retries=int(policy.get("MaximumRetryCount") or 0),
         restart_count=int(attrs.get("RestartCount") or 0), ports=ports, mounts=mounts,
-        networks=networks, labels=dict(config.get("Labels") or {}))
+        networks=networks, labels=dict(config.get("Labels") or {}),
+        health=str(health.get("Status") or ""),
+        health_output=str((health.get("Log") or [{}])[-1].get("Output") or ""),
+        image_id=str(attrs.get("Image") or ""))
 
 
 def volume_exists(name: str) -> bool:
@@ -114,6 +121,34 @@ def image_exists(reference: str) -> bool:
     except docker.errors.ImageNotFound:
         return False
     return True
+
+
+@dataclass(frozen=True)
+class ImageState:
+    """What a check needs to know about an image's config, read from ``docker image inspect``.
+
+    ``healthcheck`` is the HEALTHCHECK test (``["CMD", "python", "check.py"]``; empty when the
+    image has none, ``["NONE"]`` when it was switched off); ``user`` is Config.User ("" = root).
+    """
+
+    reference: str
+    id: str
+    user: str
+    healthcheck: tuple[str, ...]
+    exposed_ports: tuple[str, ...]  # "5000/tcp" …
+
+
+def image(reference: str) -> ImageState | None:
+    """The image called ``reference`` (``docker image inspect REFERENCE``), or None."""
+    try:
+        attrs = client().api.inspect_image(reference)
+    except docker.errors.ImageNotFound:
+        return None
+    config = attrs.get("Config") or {}
+    test = (config.get("Healthcheck") or {}).get("Test") or []
+    return ImageState(reference=reference, id=str(attrs.get("Id", "")),
+                      user=str(config.get("User") or ""), healthcheck=tuple(map(str, test)),
+                      exposed_ports=tuple(sorted(config.get("ExposedPorts") or {})))
 
 
 def exec_output(name: str, argv: list[str]) -> tuple[int, str]:
