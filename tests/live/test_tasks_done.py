@@ -3,7 +3,7 @@
 For one notebook: run each task's solution (tests/task_solutions.py) with the task's OWN names
 (my-box, mydata …, the names the notebook's check cells use), in a scratch folder, the way a
 learner types it; then execute the notebook live with nbclient, its progress kept in a
-temporary state folder (the machine's own progress file is untouched), and demand the ✔ line
+temporary progress file (the machine's own is untouched), and demand the ✔ line
 under every ``tasks.check(...)`` cell. Afterwards ``tasks.remove_my_objects(NN)`` removes what
 the solutions made, even when something failed, and the test checks that nothing is left.
 
@@ -95,8 +95,9 @@ def run_live(path: Path, state_dir: Path, monkeypatch: pytest.MonkeyPatch):
 
     monkeypatch.setenv("COURSE_MODE", "live")
     monkeypatch.setenv("COURSE_NOTEBOOK_FILE", str(path.resolve()))
-    monkeypatch.setenv("COURSE_STATE_DIR", str(state_dir))
-    monkeypatch.delenv("COURSE_PROGRESS_FILE", raising=False)
+    # only the progress file is the test's own: the state folder's record of what the course
+    # built stays shared, so the notebook may rebuild images an earlier run made
+    monkeypatch.setenv("COURSE_PROGRESS_FILE", str(state_dir / "tasks.json"))
     notebook = nbformat.read(path, as_version=4)
     client = NotebookClient(notebook, timeout=notebook_runner.CELL_TIMEOUT,
                             kernel_name="python3",
@@ -138,6 +139,7 @@ def test_notebook_with_every_task_done(notebook, tmp_path, monkeypatch):
                 run_solution(task, scratch)
             timings["solutions"] = time.monotonic() - started
             started = time.monotonic()
+            (tmp_path / "state").mkdir()
             done = run_live(path, tmp_path / "state", monkeypatch)
             timings["notebook"] = time.monotonic() - started
         finally:
@@ -151,6 +153,6 @@ def test_notebook_with_every_task_done(notebook, tmp_path, monkeypatch):
         text = shown(done.cells[cells[task.id]])
         assert f"✔ {task.id} done:" in text and "not yet" not in text, \
             f"{task.id} with its solution done:\n{text}"
-    recorded = tasks.load()  # the temporary state folder's progress file
+    recorded = tasks.load()  # the test's own progress file
     assert all(recorded.get(task.id, {}).get("passed_at") for task in todo), recorded
     assert not left, f"left behind after remove_my_objects: {', '.join(left)}"
