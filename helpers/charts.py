@@ -144,6 +144,7 @@ def layout_problems(figure: Figure, *, tolerance: float = 1.0) -> list[str]:
     overlap one another, and no legend may cover a bar, a line or a value label of any axes.
     ``tolerance`` is in pixels at the figure's dpi. Raises nothing.
     """
+    from matplotlib.artist import Artist
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.legend import Legend
     from matplotlib.lines import Line2D
@@ -156,7 +157,7 @@ def layout_problems(figure: Figure, *, tolerance: float = 1.0) -> list[str]:
     frame = figure.bbox
     problems: list[str] = []
 
-    undrawn = set()  # tick labels of ticks outside the view limits: made, never drawn
+    undrawn: set[int] = set()  # tick labels of ticks outside the view limits: made, never drawn
     for axes in figure.axes:
         for axis in (axes.xaxis, axes.yaxis):
             low, high = sorted(axis.get_view_interval())
@@ -184,7 +185,7 @@ def layout_problems(figure: Figure, *, tolerance: float = 1.0) -> list[str]:
                     if _labels_overlap(labels[i], labels[j], renderer) > tolerance:
                         problems.append(f"tick labels {labels[i].get_text()!r} and "
                                         f"{labels[j].get_text()!r} overlap")
-    marks = []
+    marks: list[Artist] = []
     for axes in figure.axes:
         marks += [a for a in axes.patches if isinstance(a, Rectangle) and a.get_visible()
                   and a.get_width() and a.get_height()]

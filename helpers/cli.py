@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Sequence
+from typing import NoReturn
 
 from .commands import REGISTERED, command
 from .errors import CourseError
@@ -34,7 +35,7 @@ def _notebook_argument(value: str) -> str:
 
 def _one_line_errors(parser: argparse.ArgumentParser) -> None:
     """Argument errors as one ``error:`` line (exit 2), like every other error of the CLI."""
-    def error(message: str):  # type: ignore[no-untyped-def]
+    def error(message: str) -> NoReturn:
         print(f"error: {message}", file=sys.stderr)
         raise SystemExit(2)
 

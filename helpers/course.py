@@ -92,8 +92,9 @@ def engine_facts() -> EngineFacts:
     journal.record("docker version")
     journal.record("docker info")
     facts = client_mod.engine_facts()
-    if replay.session().recording is not None and not replay.session().recording.engine:
-        replay.session().recording.engine = facts.server_version
+    recording = replay.session().recording
+    if recording is not None and not recording.engine:
+        recording.engine = facts.server_version
     return facts
 
 
@@ -311,12 +312,6 @@ def remove_container(name: str) -> None:
     """``docker rm -f`` a course container (nothing when it is gone); :class:`CourseError`,
     touching nothing, for a container the course did not create."""
     containers.remove(name)
-
-
-@action
-def image_facts(reference: str) -> images.ImageFacts:
-    journal.record(f"docker image inspect {reference}")
-    return images.require(reference)
 
 
 @action

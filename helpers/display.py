@@ -158,7 +158,7 @@ class FactsView:
         # IPython prefers a class's own __repr__ (which @dataclass writes) over an inherited
         # _repr_pretty_; putting it on each subclass keeps text/plain outputs compact.
         super().__init_subclass__(**kwargs)
-        cls._repr_pretty_ = FactsView._repr_pretty_
+        cls._repr_pretty_ = FactsView._repr_pretty_  # type: ignore[method-assign]  # on purpose
 
     def _repr_html_(self) -> str:
         import dataclasses

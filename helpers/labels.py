@@ -17,6 +17,9 @@ IMAGE_NOTEBOOK_KEY = "io.docker-course.image-notebook"
 
 _current_notebook = "adhoc"
 
+# Engine list filters as the SDK's ``list(filters=...)`` takes them: {"label": ["key=value"]}
+Filters = dict[str, str | list[str] | bool]
+
 
 def set_notebook(name: str) -> None:
     """Name the notebook (``"01"``, ``"02"`` …) whose objects are being created."""
@@ -40,14 +43,15 @@ def for_new_image(notebook: str | None = None) -> dict[str, str]:
     return {IMAGE_KEY: COURSE_VALUE, IMAGE_NOTEBOOK_KEY: notebook or _current_notebook}
 
 
-def image_filters(notebook: str | None = None) -> dict[str, list[str]]:
+def image_filters(notebook: str | None = None) -> Filters:
+    """Engine list filters matching the images the course (or one notebook) built or loaded."""
     wanted = [f"{IMAGE_KEY}={COURSE_VALUE}"]
     if notebook:
         wanted.append(f"{IMAGE_NOTEBOOK_KEY}={notebook}")
     return {"label": wanted}
 
 
-def filters(notebook: str | None = None) -> dict[str, list[str]]:
+def filters(notebook: str | None = None) -> Filters:
     """Engine list filters matching what the course (or one notebook) created."""
     wanted = [f"{COURSE_KEY}={COURSE_VALUE}"]
     if notebook:

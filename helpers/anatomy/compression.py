@@ -14,7 +14,7 @@ import bz2
 import lzma
 import zlib
 from collections.abc import Callable
-from typing import Any
+from typing import IO, Any, cast
 
 import zstandard
 
@@ -106,8 +106,9 @@ def zstd_supplier(raw: ChunkSupplier, label: str) -> ChunkSupplier:
     zstandard's stream reader ends quietly when a frame is cut short; a truncated blob is
     still caught, by the layer tar ending early or by its diff_id not matching the config.
     """
+    source = cast("IO[bytes]", _SupplierFile(raw))  # the reader calls read() only
     reader = zstandard.ZstdDecompressor().stream_reader(
-        _SupplierFile(raw), read_size=CHUNK, read_across_frames=True)
+        source, read_size=CHUNK, read_across_frames=True)
 
     def supply() -> bytes:
         try:

@@ -172,7 +172,7 @@ class FinalFilesystem:
                             content: LayerContent) -> None:
         lower = self.entries.get(target)
         record = self._layers[lower].entries[target] if lower is not None else None
-        if record is None or record.kind == DIRECTORY:
+        if lower is None or record is None or record.kind == DIRECTORY:
             where = content.blob or f"layer {index}"
             what = "a directory" if record is not None else "neither an earlier entry of " \
                 "that layer nor a file of a lower layer"

@@ -226,7 +226,8 @@ def _v1_candidates(collected: Collected) -> list[_Choice]:
         tops = {image_id: [] for image_id in v1 if image_id not in parents}
     candidates = []
     for number, (top, tags) in enumerate(tops.items()):
-        chain, current = [], top
+        chain: list[str] = []
+        current = top
         while current and len(chain) < 1000:
             chain.append(current)
             current = str((v1.get(current) or {}).get("parent") or "")

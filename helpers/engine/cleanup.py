@@ -68,7 +68,7 @@ def cleanup(notebook: str | None = None, *, images: bool = True,
             continue
         try:
             container.remove(force=True, v=True)  # anonymous volumes die with it
-            report.containers.append(container.name)
+            report.containers.append(container.name or container.short_id)
         except docker.errors.NotFound:
             pass
     for network in engine.networks.list(filters=wanted):
@@ -76,7 +76,7 @@ def cleanup(notebook: str | None = None, *, images: bool = True,
             continue
         try:
             network.remove()
-            report.networks.append(network.name)
+            report.networks.append(network.name or network.short_id)
         except docker.errors.APIError:
             pass
     for volume in engine.volumes.list(filters=wanted):

@@ -308,12 +308,12 @@ def guard(engine: docker.DockerClient, where: Endpoint) -> docker.DockerClient:
     refused, a vanished socket or a connection cut mid-request becomes the course's error
     (naming ``where``) in whichever module made the call. Idempotent.
     """
-    api = engine.api
+    api: Any = engine.api  # a requests.Session: its send is replaced, and two marks are set
     if getattr(api, "_course_guarded", False):
         return engine
     original = api.send
 
-    def send(request, **kwargs):  # type: ignore[no-untyped-def]
+    def send(request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
         try:
             return original(request, **kwargs)
         except BaseException as exc:  # re-raised unless a connection failure
@@ -323,7 +323,8 @@ def guard(engine: docker.DockerClient, where: Endpoint) -> docker.DockerClient:
             raise unavailable(where, exc,
                               went_away=getattr(api, "_course_answered", False)) from None
 
-    def mark_answered(response, *args, **kwargs):  # type: ignore[no-untyped-def]
+    def mark_answered(response: requests.Response, *args: Any,
+                      **kwargs: Any) -> requests.Response:
         api._course_answered = True
         _answered.add(where.host)
         return response

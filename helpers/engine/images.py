@@ -13,7 +13,7 @@ from pathlib import Path
 
 import docker.errors
 
-from .. import journal, labels
+from .. import journal
 from ..display import FactsView
 from ..errors import CourseError, ImageUnavailable
 from . import failures, ownership
@@ -84,7 +84,7 @@ def inspect(reference: str) -> ImageFacts | None:
     config = attrs.get("Config") or {}
     return ImageFacts(
         reference=reference,
-        id=image.id,
+        id=image.id or "",
         tags=tuple(image.tags),
         size_bytes=int(attrs.get("Size", 0)),
         layers=len((attrs.get("RootFS") or {}).get("Layers") or []),
@@ -256,18 +256,6 @@ def check_can_leave(reference: str, registry: str) -> None:
             hint="build the image on the official python image (`docker pull python:3.12-slim`"
                  ", then build again) before pushing it off this machine; pushing to the "
                  "course's local registry on 127.0.0.1 is fine.")
-
-
-def list_course_images(notebook: str | None = None) -> list[ImageFacts]:
-    """Images the course labelled (all of them, or one notebook's)."""
-    images = client().images.list(filters=labels.image_filters(notebook))
-    found = []
-    for image in images:
-        reference = image.tags[0] if image.tags else image.id
-        facts = inspect(image.id)
-        if facts is not None:
-            found.append(ImageFacts(**{**facts.__dict__, "reference": reference}))
-    return found
 
 
 @dataclass(frozen=True)

@@ -101,6 +101,7 @@ def run(image: str, name: str, command: list[str] | str | None = None, **options
         kwargs["extra_hosts"] = dict(options["add_hosts"])
     kwargs = {key: value for key, value in kwargs.items() if value is not None}
     container = client().containers.create(**kwargs)
+    assert container.id is not None, "the engine answers a create with the container's id"
     ownership.note_container(container.id, name)
     try:
         container.start()

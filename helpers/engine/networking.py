@@ -293,7 +293,7 @@ def network_rows(names: list[str] | None = None, *,
         attrs = network.attrs
         configs = (attrs.get("IPAM") or {}).get("Config") or []
         rows.append(NetworkRow(
-            name=network.name, driver=str(attrs.get("Driver", "")),
+            name=network.name or "", driver=str(attrs.get("Driver", "")),
             scope=str(attrs.get("Scope", "")),
             subnet=", ".join(str(c.get("Subnet", "")) for c in configs if c.get("Subnet")),
             internal=bool(attrs.get("Internal")), containers=len(attrs.get("Containers") or {}),

@@ -213,9 +213,9 @@ def scanner_command(name: str, image: str = "", *, archive: str | Path | None = 
         run += ["-v", f"{socket}:/var/run/docker.sock"]
     run += ["-v", f"{cache_volume(name, notebook)}:/cache"]
     if name == "trivy":
-        subject = ["--input", f"/input/{archive.name}"] if archive is not None else [image]
+        inputs = ["--input", f"/input/{archive.name}"] if archive is not None else [image]
         return [*run, TRIVY_IMAGE, "image", "--cache-dir", "/cache", "--scanners", "vuln",
-                "--format", "json", "--quiet", *subject]
+                "--format", "json", "--quiet", *inputs]
     source = f"docker-archive:/input/{archive.name}" if archive is not None \
         else f"docker:{image}"
     return [*run, "-e", "GRYPE_DB_CACHE_DIR=/cache", GRYPE_IMAGE, source, "-o", "json"]

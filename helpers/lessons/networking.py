@@ -267,7 +267,7 @@ def matrix_chart(frame: pd.DataFrame, *,
     target_labels = [f"{t}\n[{target_networks[t]}]" for t in targets]
     for axes, by in zip(axes_list, ways, strict=True):
         part = frame[frame["by"] == by]
-        cells = {(r.source, r.target): r.outcome for r in part.itertuples()}
+        cells = {(str(r.source), str(r.target)): str(r.outcome) for r in part.itertuples()}
         grid = [[(outcomes.index(cells[(s, t)]) + 1) if (s, t) in cells else 0 for t in targets]
                 for s in sources]
         axes.imshow(grid, cmap=colours, vmin=0, vmax=len(outcomes), aspect="auto")

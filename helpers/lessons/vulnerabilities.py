@@ -152,12 +152,12 @@ def scope_line(*results: ScanResult, labels: tuple[str, ...] = ()) -> str:
             values.append(str(getattr(row, attribute) if row else 0))
         return " | ".join(values)
 
-    judged = [f"{counts(k, 'judged')} {k}" for k in kinds
-              if any((res.coverage and res.coverage.row(k) and res.coverage.row(k).judged)
-                     for res in results)]
-    unjudged = [f"{counts(k, 'not_judged')} {k}" for k in kinds
-                if any((res.coverage and res.coverage.row(k) and res.coverage.row(k).not_judged)
-                       for res in results)]
+    def any_of(kind: str, attribute: str) -> bool:
+        rows = [res.coverage.row(kind) for res in results if res.coverage is not None]
+        return any(getattr(row, attribute) for row in rows if row is not None)
+
+    judged = [f"{counts(k, 'judged')} {k}" for k in kinds if any_of(k, "judged")]
+    unjudged = [f"{counts(k, 'not_judged')} {k}" for k in kinds if any_of(k, "not_judged")]
     sources = dict.fromkeys(r.source.replace(" Advisory Database", "") for res in results
                             if res.coverage is not None for r in res.coverage.rows if r.judged)
     dates = dict.fromkeys(res.coverage.as_of for res in results if res.coverage is not None)
@@ -277,7 +277,8 @@ def scope_check(result: ScanResult, *, severities: tuple[str, ...] = SERIOUS) ->
     """
     coverage = result.coverage
     base_layers = max(result.base_layers, 0)
-    mine, base = [], []
+    mine: list[str] = []  # labels of the findings in the image's own layers
+    base: list[str] = []
     for finding in result.sorted_findings():
         if finding.severity not in severities:
             continue
@@ -377,12 +378,12 @@ def pins_table(result: ScanResult, *, old: str = OLD_PINS, new: str = BUMPED_PIN
     for finding in result.findings:
         if finding.type != "python":
             continue
-        key = canonicalize_name(finding.package)
+        key = str(canonicalize_name(finding.package))
         counts[key] = counts.get(key, 0) + 1
         fixes.setdefault(key, []).extend(v.strip() for v in finding.fixed.split(",") if v.strip())
     rows = []
     for key in list(dict.fromkeys([*before, *after])):
-        name = (after.get(key) or before.get(key))[0]
+        name = (after.get(key) or before[key])[0]
         highest = _highest(fixes.get(key, []))
         bumped = after.get(key, ("", ""))[1]
         try:

@@ -65,7 +65,7 @@ def describe_step(created_by: str) -> str:
         text = "RUN " + text
     for name, value in args.items():
         text = text.replace("${" + name + "}", value)
-        text = re.sub(r"\$" + re.escape(name) + r"\b", lambda _, v=value: v, text)
+        text = re.sub(r"\$" + re.escape(name) + r"\b", value.replace("\\", "\\\\"), text)
     text = _HASHED_SOURCE.sub(lambda m: f"{m.group(1)}:{m.group(2)}…", text)
     return re.sub(r"\s+", " ", text).strip()
 

@@ -116,7 +116,6 @@ def _decode(raw: bytes, name: str) -> str:
     try:
         text = raw.decode(encoding)
     except UnicodeDecodeError as error:
-        text = None
         detail = (f"byte 0x{raw[error.start]:02x} at offset {error.start} is not valid "
                   f"{encoding.removesuffix('-sig').upper()}")
     else:

@@ -52,8 +52,9 @@ def build_bom(packages: Iterable[Package], *, image: str = "image",
     packages = sorted(packages, key=lambda p: (p.type, p.name.lower(), p.version, p.location))
     identity = json.dumps([image] + [[p.purl, p.name, p.version, p.location] for p in packages])
     serial = uuid.uuid5(uuid.NAMESPACE_URL, identity)
+    top = Component(name=image, type=ComponentType.CONTAINER, bom_ref=f"image:{image}")
     metadata = BomMetaData(
-        component=Component(name=image, type=ComponentType.CONTAINER, bom_ref=f"image:{image}"),
+        component=top,
         timestamp=timestamp or dt.datetime.now(dt.UTC),
     )
     bom = Bom(serial_number=serial, metadata=metadata)
@@ -66,7 +67,7 @@ def build_bom(packages: Iterable[Package], *, image: str = "image",
         seen.add(str(component.bom_ref))
         bom.components.add(component)
         components.append(component)
-    bom.register_dependency(metadata.component, components)
+    bom.register_dependency(top, components)
     return bom
 
 

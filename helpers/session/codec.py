@@ -210,7 +210,7 @@ def decode(value: Any) -> Any:
     if kind == "dict":
         return {decode(k): decode(v) for k, v in value["items"]}
     if kind == "dataclass":
-        cls: Any = _recorded_class(value)
+        cls = _recorded_class(value)
         if not dataclasses.is_dataclass(cls):
             raise ValueError(f"the recorded type {cls.__qualname__} is no longer a dataclass")
         known = {f.name for f in dataclasses.fields(cls) if f.init}

@@ -129,11 +129,9 @@ def canonical(value: Any) -> Any:
         return {"bytes": hashlib.sha256(bytes(value)).hexdigest()[:16]}
     if getattr(value, "_course_missing", False):
         return {"missing": str(getattr(value, "origin", ""))}
-    try:
-        import pandas as pd
-    except ImportError:  # pragma: no cover
-        pd = None
-    if pd is not None and isinstance(value, (pd.DataFrame, pd.Series)):
+    import pandas as pd
+
+    if isinstance(value, (pd.DataFrame, pd.Series)):
         frame = value.to_frame() if isinstance(value, pd.Series) else value
         return {"frame": [str(c) for c in frame.columns],
                 "index": [_scalar(i) for i in frame.index],

@@ -118,7 +118,7 @@ class NotRecorded:
     __lt__ = __le__ = __gt__ = __ge__ = __eq__ = __ne__ = _derive  # type: ignore[assignment]
     __round__ = _derive
 
-    __bool__ = __len__ = __iter__ = __contains__ = __hash__ = _needed  # type: ignore[assignment]
+    __bool__ = __len__ = __iter__ = __contains__ = __hash__ = _needed
     __str__ = __format__ = __float__ = __int__ = __index__ = __complex__ = _needed
     __fspath__ = __bytes__ = __reversed__ = _needed
 
