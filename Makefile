@@ -53,8 +53,10 @@ replay: $(STAMP)
 record: $(STAMP)
 	$(PY) -m helpers record
 
+## Static checks: ruff on everything, mypy on helpers/ (settings in pyproject.toml).
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 
 preflight: $(STAMP)
 	$(PY) -m helpers preflight
