@@ -280,8 +280,9 @@ def stop(name_or_id: str, timeout: int = 5) -> ContainerInfo:
     """``docker stop`` a course container; :class:`CourseError` for a missing or foreign one."""
     container = _course_container(name_or_id)
     container.stop(timeout=timeout)
-    journal.record(f"docker stop {name_or_id}")
-    return _info(container, cli=f"docker stop {name_or_id}")
+    cli = f"docker stop -t {timeout} {name_or_id}"
+    journal.record(cli)
+    return _info(container, cli=cli)
 
 
 def remove(name_or_id: str) -> None:

@@ -266,7 +266,8 @@ def backup(image: str, volume: str, archive: Path) -> BackupResult:
         partial.unlink(missing_ok=True)
     journal.record(cli, seconds=time.monotonic() - started)
     checksum_file(archive).write_text(f"{digest}  {archive.name}\n", encoding="utf-8")
-    journal.record(f"sha256sum {archive.name} > {checksum_file(archive).name}")
+    journal.record(in_folder(archive.parent,
+                             f"sha256sum {archive.name} > {checksum_file(archive).name}"))
     files = [e for e in entries if e.kind == "file"]
     return BackupResult(volume=volume, archive=str(archive),
                         archive_bytes=archive.stat().st_size, archive_sha256=digest,
@@ -402,6 +403,12 @@ def wrap_in_tar(path: Path, name: str, chunk: int = 1 << 20) -> Iterator[bytes]:
     yield b"\0" * ((-size) % tarfile.BLOCKSIZE) + b"\0" * (2 * tarfile.BLOCKSIZE)
 
 
+def in_folder(folder: Path, command: str) -> str:
+    """``command`` as typed from any terminal: ``(cd FOLDER && command)``, run in a subshell so
+    the terminal's own working folder stays where it was."""
+    return f"(cd {shlex.quote(str(folder))} && {command})"
+
+
 def checksum_file(archive: Path) -> Path:
     """Where a backup's sha256 is kept: ``NAME.tar.sha256`` next to it (``sha256sum`` format)."""
     return archive.with_name(archive.name + ".sha256")
@@ -416,7 +423,7 @@ def verify_checksum(archive: Path) -> bool:
     noted = checksum_file(archive)
     if not noted.is_file():
         return False
-    journal.record(f"sha256sum -c {noted.name}")
+    journal.record(in_folder(archive.parent, f"sha256sum -c {noted.name}"))
     expected = noted.read_text(encoding="utf-8").split()[:1]
     if expected != [sha256_file(archive)]:
         raise CourseError(f"The backup archive {archive.name} does not match the sha256 noted "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 import time
 from dataclasses import dataclass
 
@@ -123,7 +124,9 @@ def image_vs_vm_sizes(references: list[str]) -> pd.DataFrame:
         facts = images.require(reference)
         rows.append({"what": f"image {reference}", "kind": "container image",
                      "size_bytes": facts.size_bytes})
-    journal.record("docker image ls " + " ".join(references))
+    # `docker image ls` takes one REPOSITORY[:TAG]; several reference filters list any of them
+    journal.record(" ".join(["docker image ls", *(f"--filter reference={shlex.quote(r)}"
+                                                   for r in references)]))
     for name, size in VM_REFERENCE_DISKS.items():
         rows.append({"what": name, "kind": "VM disk (typical)", "size_bytes": size})
     return pd.DataFrame(rows)

@@ -43,7 +43,7 @@ def observe_lifecycle(image: str, name: str = "course-03-lifecycle") -> pd.DataF
         container.unpause()
         note(f"docker unpause {name}", _state(container))
         container.stop(timeout=1)
-        note(f"docker stop {name}", _state(container))
+        note(f"docker stop -t 1 {name}", _state(container))
         container.start()
         note(f"docker start {name}", _state(container))
         container.kill()
@@ -62,7 +62,8 @@ def key_terms_live(image: str, prefix: str = "course-03") -> pd.DataFrame:
     network = objects.create_network(f"{prefix}-net")
     info = containers.run(image, name=f"{prefix}-demo", command=["sleep", "300"],
                           network=network.name,
-                          volumes={volume.name: {"bind": "/data", "mode": "rw"}})
+                          volumes={volume.name: {"bind": "/data", "mode": "rw"}},
+                          extra_cli=[f"--network {network.name}", f"-v {volume.name}:/data"])
     facts = images.require(image)
     version = client_mod.client().api.version()
     journal.record("docker version --format '{{.Server.Version}}'")

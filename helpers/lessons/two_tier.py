@@ -329,11 +329,9 @@ def start_database(name: str, *, network: str, volume: str, image: str | None = 
             raise CourseError(f"The init folder {folder} does not exist.",
                               hint="pass init_dir=None, or a folder of *.sql files.")
         mounts[str(folder)] = {"bind": "/docker-entrypoint-initdb.d", "mode": "ro"}
-        try:
-            shown = folder.relative_to(settings.PROJECT_ROOT)
-        except ValueError:
-            shown = folder
-        extra.append(f"-v ./{shown}:/docker-entrypoint-initdb.d:ro")
+        # absolute: a relative source would depend on the terminal's folder (and CLIs before
+        # 23.0 reject a relative -v source)
+        extra.append("-v " + shlex.quote(f"{folder}:/docker-entrypoint-initdb.d:ro"))
         scripts = sorted(p.name for p in folder.iterdir() if p.is_file())
     env = {"MYSQL_ROOT_PASSWORD": passwords["root"], "MYSQL_DATABASE": database_name,
            "MYSQL_USER": user, "MYSQL_PASSWORD": passwords["user"]}

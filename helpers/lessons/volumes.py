@@ -181,6 +181,8 @@ def make_host_folder(name: str = "site") -> str:
     if folder.exists():
         shutil.rmtree(folder)
     folder.mkdir(parents=True)
+    shown = shlex.quote(str(folder))
+    journal.record(f"rm -rf {shown} && mkdir -p {shown}")
     return str(folder)
 
 
@@ -372,7 +374,8 @@ def damaged_copy(archive: str, keep: float = 0.5) -> str:
     damaged = source.with_name(source.stem + "-damaged" + source.suffix)
     data = source.read_bytes()
     damaged.write_bytes(data[: int(len(data) * keep)])
-    journal.record(f"head -c {int(len(data) * keep)} {source.name} > {damaged.name}")
+    journal.record(engine_volumes.in_folder(
+        source.parent, f"head -c {int(len(data) * keep)} {source.name} > {damaged.name}"))
     return str(damaged)
 
 
