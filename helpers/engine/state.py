@@ -8,7 +8,9 @@ container labelled for the running notebook (removed at once).
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
+from typing import Any
 
 import docker.errors
 
@@ -176,3 +178,87 @@ def read_volume_file(volume: str, path: str, image: str) -> str | None:
         return None
     text = output.decode("utf-8", "replace")
     return None if text.strip() == "__missing__" else text
+
+
+def repo_digests(reference: str) -> list[str] | None:
+    """The image's RepoDigests (``REPOSITORY@sha256:…`` it is known by), None without an image.
+
+    ``docker image inspect --format '{{.RepoDigests}}' REFERENCE``; ``reference`` may itself
+    be a digest reference (``host:port/name@sha256:…``).
+    """
+    try:
+        attrs = client().api.inspect_image(reference)
+    except (docker.errors.ImageNotFound, docker.errors.NotFound):
+        return None
+    return [str(d) for d in attrs.get("RepoDigests") or []]
+
+
+def run_probe(image: str, script: str, *, timeout: float = 60) -> tuple[int, str]:
+    """Run ``sh -c SCRIPT`` in a throw-away container of ``image``: exit code, output.
+
+    The image's ENTRYPOINT is replaced by ``sh -c`` (``docker run --rm --network none
+    --entrypoint sh IMAGE -c SCRIPT``); the container is labelled for the running notebook and
+    removed at once. Checks only run scripts that read (``command -v gcc``, an import).
+    """
+    engine = client()
+    container = engine.containers.create(image, ["-c", script], entrypoint=["sh"],
+                                         labels=labels.for_new_object(), network_disabled=True)
+    try:
+        container.start()
+        code = int(container.wait(timeout=timeout).get("StatusCode", -1))
+        output = container.logs(stdout=True, stderr=True).decode("utf-8", "replace")
+    except docker.errors.APIError as exc:  # no sh in the image, for one
+        code, output = 127, str(exc.explanation or exc)
+    finally:
+        container.remove(force=True)
+    return code, output
+
+
+def serve_probe(image: str, container_port: int, path: str = "/",
+                timeout: float = 30) -> tuple[int | None, str]:
+    """Start ``image`` with its own command and ask it for ``path`` over HTTP.
+
+    The container (``docker run -d -p 127.0.0.1::PORT IMAGE``: a free host port on loopback,
+    labelled for the running notebook) is removed afterwards. Returns the HTTP status of the
+    first answer within ``timeout`` seconds (None: no answer) and the tail of its log.
+    """
+    import time
+    import urllib.error
+    import urllib.request
+
+    engine = client()
+    published: dict[str, Any] = {f"{container_port}/tcp": ("127.0.0.1", None)}  # a free port
+    try:
+        container = engine.containers.run(image, detach=True, labels=labels.for_new_object(),
+                                          ports=published)
+    except docker.errors.APIError as exc:  # no command at all, or one that cannot start
+        with contextlib.suppress(docker.errors.APIError):
+            for left in engine.containers.list(all=True, filters={"ancestor": image,
+                                                                  "status": "created"}):
+                if labels.for_new_object().items() <= left.labels.items():
+                    left.remove(force=True)
+        return None, str(exc.explanation or exc)
+    status: int | None = None
+    try:
+        deadline = time.monotonic() + timeout
+        while status is None and time.monotonic() < deadline:
+            container.reload()
+            if container.status not in ("created", "running"):
+                break
+            bindings = (container.attrs["NetworkSettings"]["Ports"] or {}).get(
+                f"{container_port}/tcp") or []
+            if bindings:
+                url = f"http://127.0.0.1:{bindings[0]['HostPort']}{path}"
+                try:
+                    with urllib.request.urlopen(url, timeout=3) as answer:
+                        status = int(answer.status)
+                except urllib.error.HTTPError as error:
+                    status = int(error.code)
+                except OSError:
+                    pass
+            if status is None:
+                time.sleep(0.5)
+        log = container.logs(stdout=True, stderr=True, tail=5).decode("utf-8", "replace")
+    finally:
+        container.remove(force=True)
+    return status, log.strip()
