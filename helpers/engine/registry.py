@@ -240,9 +240,15 @@ def registry_env() -> dict[str, str]:
             "REGISTRY_STORAGE_DELETE_ENABLED": "true"}
 
 
+def password_file_path(address: str) -> Path:
+    """Where the password of the course's registry at ``address`` is kept for a terminal
+    ``docker login --password-stdin``: ``STATE_DIR/registry-127.0.0.1-5001.password``."""
+    return settings.state_dir() / f"registry-{address.replace(':', '-')}.password"
+
+
 def _password_file(address: str, credentials: Credentials) -> Path:
     """The password for a terminal ``docker login --password-stdin``: readable by you only."""
-    path = settings.state_dir() / f"registry-{address.replace(':', '-')}.password"
+    path = password_file_path(address)
     path.unlink(missing_ok=True)
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(descriptor, "w", encoding="utf-8") as out:
@@ -290,6 +296,36 @@ def start_local(image: str, *, name: str, host_port: int | None, tool_image: str
                     namespace=namespace, username=username, container=name, image=image,
                     host_port=port, auth=f"htpasswd (bcrypt, cost {BCRYPT_COST})",
                     password_file=str(password_file), note=info.note)
+
+
+def running_local(name: str, *, username: str = "student",
+                  namespace: str = "course") -> Endpoint | None:
+    """The course's registry running in container ``name``, as an Endpoint; None if not running.
+
+    Read-only: the address comes from the container's port binding (``docker port NAME``), the
+    credentials from this process (the notebook that started it) or else from the password
+    file :func:`start_local` wrote (``password_file`` stays "" when neither has them).
+    """
+    try:
+        attrs = client().api.inspect_container(name)
+    except docker.errors.NotFound:
+        return None
+    if (attrs.get("State") or {}).get("Status") != "running":
+        return None
+    bindings = ((attrs.get("NetworkSettings") or {}).get("Ports") or {}).get(
+        f"{INNER_PORT}/tcp") or []
+    port = next((int(b["HostPort"]) for b in bindings if b.get("HostPort")), 0)
+    if not port:
+        return None
+    address = f"{ports.LOOPBACK}:{port}"
+    path = password_file_path(address)
+    if address not in _GENERATED and path.is_file():
+        password = path.read_text(encoding="utf-8").strip()
+        if password:
+            _GENERATED[address] = Credentials(username=username, password=password)
+    return Endpoint(kind="local", address=address, api_url=f"http://{address}",
+                    namespace=namespace, username=username, container=name,
+                    host_port=port, password_file=str(path) if address in _GENERATED else "")
 
 
 def _wait_until_serving(info: containers.ContainerInfo, timeout: float) -> None:

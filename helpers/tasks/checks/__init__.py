@@ -6,4 +6,4 @@ Each check gets the task's names (``names["container"]`` …) and returns a
 Importing this package registers every task, in notebook order.
 """
 
-from . import nb01, nb02, nb03, nb04, nb06, nb07, nb08, nb09  # noqa: F401  (registers the tasks)
+from . import nb01, nb02, nb03, nb04, nb05, nb06, nb07, nb08, nb09  # noqa: F401  (registers the tasks)
