@@ -14,7 +14,6 @@ import contextlib
 import io
 import os
 import shutil
-import subprocess
 import threading
 import time
 import uuid
@@ -24,37 +23,19 @@ from pathlib import Path
 import docker
 import docker.errors
 import pytest
-import requests
+import scratch_engine
 
-from helpers import course, labels, resolver, settings
+from helpers import course, labels, resolver
 from helpers.engine import build, compose, containers, images, objects, ownership
 from helpers.engine import client as client_mod
 from helpers.engine.cleanup import cleanup
 from helpers.errors import CourseError, EngineUnavailable
 
-ROOT = Path(__file__).resolve().parents[2]
-STACK = ROOT / ".ci" / "docker-stack"
-
-
-def _stack(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([str(STACK), "scratch", *args], capture_output=True, text=True,
-                          timeout=240, check=False)
-
-
-def _answers(host: str) -> bool:
-    try:
-        docker.DockerClient(base_url=host, timeout=5).ping()
-    except (docker.errors.DockerException, requests.RequestException):
-        return False
-    return True
+WANTED = "to stop and kill"
 
 
 def _unavailable(reason: str):
-    given = bool(os.environ.get("COURSE_SCRATCH_DOCKER_HOST"))
-    if settings.require_engine() and (given or os.environ.get("CI")):
-        pytest.fail(f"the private engine is needed here: {reason}")
-    pytest.skip(f"no private engine to stop and kill ({reason}); CI starts one with "
-                "`.ci/docker-stack scratch start`")
+    scratch_engine.unavailable(reason, WANTED)
 
 
 @pytest.fixture(scope="module")
@@ -62,15 +43,7 @@ def scratch_host() -> str:
     """The private engine's address, started here when CI did not start it."""
     if os.geteuid() != 0 or not all(shutil.which(tool) for tool in ("ip", "nsenter")):
         _unavailable("stopping and restarting it needs root, ip and nsenter")
-    host = os.environ.get("COURSE_SCRATCH_DOCKER_HOST", "")
-    if not host or not _answers(host):
-        done = _stack("start")
-        exported = [line for line in done.stdout.splitlines()
-                    if line.startswith("export COURSE_SCRATCH_DOCKER_HOST=")]
-        if done.returncode != 0 or not exported:
-            _unavailable(f"`.ci/docker-stack scratch start` failed: {done.stderr[-300:]}")
-        host = exported[-1].split("=", 1)[1]
-    return host
+    return scratch_engine.address(WANTED)[0]
 
 
 @dataclass
@@ -84,15 +57,15 @@ class Private:
         return docker.DockerClient(base_url=self.host, timeout=60)
 
     def stop(self) -> None:
-        assert _stack("stop").returncode == 0
-        assert not _answers(self.host)
+        assert scratch_engine.stack("stop").returncode == 0
+        assert not scratch_engine.answers(self.host)
 
     def kill(self) -> None:
-        assert _stack("kill").returncode == 0
+        assert scratch_engine.stack("kill").returncode == 0
 
     def start(self) -> None:
-        if not _answers(self.host):
-            done = _stack("start")
+        if not scratch_engine.answers(self.host):
+            done = scratch_engine.stack("start")
             assert done.returncode == 0, done.stderr
         client_mod.reset()
 

@@ -1,0 +1,60 @@
+"""The private engine of ``.ci/docker-stack scratch``: Engine 28 in a network namespace of its
+own, with its own socket and state, for the live tests that must not use the shared engine
+(tests/live/test_engine_loss.py stops and kills it; tests/live/test_printed_commands.py runs the
+notebooks' printed lines on it under the course's own names)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from typing import NoReturn
+
+import docker
+import docker.errors
+import pytest
+import requests
+
+from helpers import settings
+
+STACK = settings.PROJECT_ROOT / ".ci" / "docker-stack"
+NETNS = "course-scratch"  # its network namespace, as .ci/docker-stack names it
+
+
+def stack(*args: str) -> subprocess.CompletedProcess:
+    """``.ci/docker-stack scratch ARGS`` (start, stop, kill, env), its output captured."""
+    return subprocess.run([str(STACK), "scratch", *args], capture_output=True, text=True,
+                          timeout=240, check=False)
+
+
+def answers(host: str) -> bool:
+    """Whether an engine answers at ``host`` within 5 seconds."""
+    try:
+        docker.DockerClient(base_url=host, timeout=5).ping()
+    except (docker.errors.DockerException, requests.RequestException):
+        return False
+    return True
+
+
+def unavailable(reason: str, wanted: str) -> NoReturn:
+    """Skip (``wanted``: what the private engine is for), or fail in CI under
+    COURSE_REQUIRE_ENGINE=1, with ``reason``."""
+    given = bool(os.environ.get("COURSE_SCRATCH_DOCKER_HOST"))
+    if settings.require_engine() and (given or os.environ.get("CI")):
+        pytest.fail(f"the private engine is needed here: {reason}")
+    pytest.skip(f"no private engine {wanted} ({reason}); CI starts one with "
+                "`.ci/docker-stack scratch start`")
+
+
+def address(wanted: str) -> tuple[str, bool]:
+    """The private engine's address, and whether it was started here (CI starts it and
+    exports COURSE_SCRATCH_DOCKER_HOST). Skips or fails (:func:`unavailable`) when it cannot
+    be started."""
+    host = os.environ.get("COURSE_SCRATCH_DOCKER_HOST", "")
+    if host and answers(host):
+        return host, False
+    done = stack("start")
+    exported = [line for line in done.stdout.splitlines()
+                if line.startswith("export COURSE_SCRATCH_DOCKER_HOST=")]
+    if done.returncode != 0 or not exported:
+        unavailable(f"`.ci/docker-stack scratch start` failed: {done.stderr[-300:]}", wanted)
+    return exported[-1].split("=", 1)[1], True
