@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import re
 import shlex
 import subprocess
@@ -551,6 +552,8 @@ def yaml_problem(path: Path) -> tuple[int, int, str] | None:
 
     try:
         yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.constructor.ConstructorError:
+        return None  # Compose's own tags (`!reset`, `!override`): read, just not by PyYAML
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         if mark is None:
@@ -862,10 +865,15 @@ class DownReport:
     volumes_kept: list[str]
 
 
-def down(proj: Project, *, volumes: bool = False, timeout: float = 120) -> DownReport:
-    """``down`` (containers and networks) or ``down -v`` (named volumes as well)."""
+def down(proj: Project, *, volumes: bool = False, timeout: float = 120,
+         local_images: bool = False) -> DownReport:
+    """``down`` (containers and networks) or ``down -v`` (named volumes as well).
+
+    ``local_images`` adds ``--rmi local``: the images Compose built for the project go too.
+    """
     before = objects(proj.name)
     args = ["down", "-v"] if volumes else ["down"]
+    args += ["--rmi", "local"] if local_images else []
     try:
         done = run(proj, *args, timeout=timeout)
     except _TimedOut:
@@ -904,6 +912,84 @@ def remove_project(name: str, timeout: float = 120) -> bool:
     return True
 
 
+@dataclass
+class WatchReport:
+    """One ``watch`` sync: the file as the container had it before and after, and timings.
+
+    ``seconds`` runs from saving the file until the container's copy read the new text (None:
+    it never did within the timeout); ``output`` is what ``watch`` printed meanwhile.
+    """
+
+    before: str
+    after: str
+    seconds: float | None
+    output: list[str]
+
+
+def _read_lines(stream, into: list[str]) -> None:
+    for line in stream:
+        into.append(_ANSI.sub("", line.rstrip()))
+
+
+def watch_sync(proj: Project, service: str, source: Path, target: str, text: str, *,
+               timeout: float = 30) -> WatchReport:
+    """Run ``watch --no-up SERVICE`` in the background, save ``text`` into ``source``, and
+    read ``target`` in the container until it holds the new text; then stop ``watch``.
+
+    ``watch`` is stopped with SIGINT (what Ctrl+C sends), as in a terminal. The container's
+    copy is read with ``exec -T SERVICE cat TARGET``. Raises :class:`CourseError` when
+    ``watch`` exits or does not say "Watch enabled" within ``timeout`` seconds.
+    """
+    import signal
+    import threading
+
+    argv = proj.argv("watch", "--no-up", service)
+    journal.record(proj.cli("watch", "--no-up", service) + " &")
+    # its own process group: SIGINT reaches the CLI and the Compose plugin it runs, as Ctrl+C
+    # in a terminal does, and nothing of it outlives this call
+    process = subprocess.Popen(argv, cwd=workdir(), env=_environment(proj), text=True,
+                               stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, start_new_session=True)
+    printed: list[str] = []
+    reader = threading.Thread(target=_read_lines, args=(process.stdout, printed), daemon=True)
+    reader.start()
+
+    def copy() -> str:
+        done = run(proj, "exec", "-T", service, "cat", target, timeout=30, record=False)
+        return done.stdout if done.returncode == 0 else ""
+
+    try:
+        deadline = time.monotonic() + timeout
+        while not any("Watch enabled" in line for line in printed):
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise CourseError("`docker compose watch` did not start watching.",
+                                  hint="read its lines below.", log_tail="\n".join(printed))
+            time.sleep(0.1)
+        before = copy()
+        source.write_text(text, encoding="utf-8")
+        saved = time.monotonic()
+        journal.record(f"echo {shlex.quote(text.rstrip())} > {source}")
+        after, seconds = before, None
+        while time.monotonic() - saved < timeout:
+            after = copy()
+            if after == text:
+                seconds = round(time.monotonic() - saved, 2)
+                break
+            time.sleep(0.2)
+        journal.record(proj.cli("exec", "-T", service, "cat", target))
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGINT)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+        reader.join(timeout=5)
+    return WatchReport(before=before, after=after, seconds=seconds, output=list(printed))
+
+
 def _simple(proj: Project, *args: str, timeout: float = 60) -> str:
     try:
         done = run(proj, *args, timeout=timeout)
@@ -913,6 +999,18 @@ def _simple(proj: Project, *args: str, timeout: float = 60) -> str:
         raise CourseError(f"`{' '.join(args)}` failed.", hint="read the lines below.",
                           log_tail=tail(_output(done), 8))
     return _output(done)
+
+
+def build(proj: Project, build_args: dict[str, str] | None = None,
+          timeout: float = 600) -> None:
+    """``build [--build-arg K=V …]``: the images of the services with ``build:``.
+
+    Raises :class:`CourseError` (with Compose's last lines) when a build fails.
+    """
+    args = ["build"]
+    for key, value in (build_args or {}).items():
+        args += ["--build-arg", f"{key}={value}"]
+    _simple(proj, *args, timeout=timeout)
 
 
 def stop(proj: Project, service: str) -> None:

@@ -9,8 +9,10 @@ model of the project (``docker compose config --format json``), never a re-readi
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import shlex
+import shutil
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -102,24 +104,34 @@ def course_override(model: dict, folder: Path, images: dict[str, str],
     """The course's plumbing for a project, as a compose override document (a dict).
 
     ``model`` is Compose's model of the learner-facing files. Every service, network and volume
-    the project creates gets the course's labels (so its cleanup finds them); a service whose
+    the project creates gets the course's labels (so its cleanup finds them), and so does an
+    image Compose builds for a service (``build: labels:``); a service whose
     image is a key of ``images`` runs the image it maps to (a stand-in without a registry, or
     the app under another tag); every file secret is read from ``folder/secrets/NAME.txt``.
     External networks and volumes are not Compose's to label and are left out.
     """
     marks = labels.for_new_object(notebook)
+
+    def unlabelled(spec: dict | None) -> bool:
+        # labelled already (the seed's own override does): a second labels mapping for the
+        # same volume is refused by Compose 2.40.3 when the first came from a YAML alias
+        return not set(marks) <= set((spec or {}).get("labels") or {})
+
     services = {}
     for name, spec in (model.get("services") or {}).items():
-        entry: dict = {"labels": dict(marks)}
+        entry: dict = {"labels": dict(marks)} if unlabelled(spec) else {}
         image = str((spec or {}).get("image", ""))
         if image in images and images[image] != image:
             entry["image"] = images[image]
-        services[name] = entry
-    document: dict = {"services": services}
+        if (spec or {}).get("build"):  # what Compose builds carries the course's image labels
+            entry["build"] = {"labels": labels.for_new_image(notebook)}
+        if entry:
+            services[name] = entry
+    document: dict = {"services": services} if services else {}
     for section in ("networks", "volumes"):
         owned = {name: {"labels": dict(marks)}
                  for name, spec in (model.get(section) or {}).items()
-                 if not (spec or {}).get("external")}
+                 if not (spec or {}).get("external") and unlabelled(spec)}
         if owned:
             document[section] = owned
     secret_files_ = {name: {"file": str(folder / "secrets" / f"{name}.txt")}
@@ -130,13 +142,30 @@ def course_override(model: dict, folder: Path, images: dict[str, str],
     return document
 
 
+class _OverrideDumper(yaml.SafeDumper):
+    """Quotes every string a YAML 1.2 reader (Compose) could take for a number or a boolean."""
+
+
+_LOOKS_TYPED = re.compile(r"[-+.0-9][-+.0-9_:eExXoObB]*|true|false|yes|no|on|off|null|~",
+                          re.IGNORECASE)
+
+
+def _represent_text(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
+    style = '"' if _LOOKS_TYPED.fullmatch(value) else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_OverrideDumper.add_representer(str, _represent_text)
+
+
 def write_override(path: Path, document: dict, project: str) -> None:
     """Write :func:`course_override`'s document with a header that says what it is."""
     header = (f"# The course's plumbing for Compose project {project}, written by the course: its\n"
               "# labels (so its cleanup finds everything), the images this engine has, the\n"
               "# passwords' files. Not part of the compose file you copy; listed after it\n"
               "# (-f compose.yaml -f course.override.yaml), its keys override or add.\n")
-    path.write_text(header + yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
+    path.write_text(header + yaml.dump(document, Dumper=_OverrideDumper, sort_keys=False),
+                    encoding="utf-8")
 
 
 # --- the stack ------------------------------------------------------------------------------
@@ -205,8 +234,9 @@ def prepare(app_image: str = DEFAULT_APP_IMAGE, *, project: str | None = None,
 
     ``port=None`` prefers 5000 and takes a free one if 5000 is busy (and says so); ``port=0``
     takes any free port; any other number is used as asked (``up`` refuses it if taken).
-    Compose reads the files (``config --format json``) before anything is created; with
-    ``fresh``, containers and volumes left by an earlier run of the project are removed.
+    With ``fresh``, containers and volumes left by an earlier run of the project are removed
+    first (``docker compose -p NAME down -v``), so a port they held is free again; Compose
+    then reads the files (``config --format json``) before anything is created.
     Raises :class:`ImageUnavailable` (no app image), :class:`ComposeFileInvalid` (Compose
     refuses a file) or :class:`CourseError`.
     """
@@ -218,6 +248,10 @@ def prepare(app_image: str = DEFAULT_APP_IMAGE, *, project: str | None = None,
                                hint=f"build it first: course.build_image({app_image!r}).")
     database = resolver.resolve("database")
     notes = []
+    if fresh and any(engine.objects(name).values()):  # before choosing a port: it may hold one
+        engine.remove_project(name)
+        notes.append(f"an earlier run of {name} was still there; it was removed (down -v) so "
+                     "this one starts from a clean slate")
     if port is None:
         chosen = ports.free_port(PREFERRED_PORT)
         if chosen != PREFERRED_PORT:
@@ -239,10 +273,6 @@ def prepare(app_image: str = DEFAULT_APP_IMAGE, *, project: str | None = None,
     write_override(override, course_override(learner_model, folder, swaps, notebook), name)
     proj = engine.project(name, [*files, override], env_file)
     model = engine.repository_relative(engine.config(proj))
-    if fresh and any(engine.objects(name).values()):
-        engine.down(proj, volumes=True)
-        notes.append(f"an earlier run of {name} was still there; it was removed (down -v) so "
-                     "this one starts from a clean slate")
     created = ensure_secrets(model)
     note = "; ".join(notes)
     if note:
@@ -588,6 +618,67 @@ def start_service(stack: Stack, name: str, timeout: float = 60) -> pd.DataFrame:
     engine.start(proj, name)
     engine.wait_ready(proj, [name], timeout=timeout)
     return ps(stack)
+
+
+# --- Compose Watch: one sync, live ---------------------------------------------------------
+
+WATCH_FOLDER = settings.APPS_DIR / "watch-demo"
+
+
+@dataclass
+class WatchDemo(FactsView):
+    """``docker compose watch`` syncing one saved file into the running container.
+
+    ``before``/``after``: the container's copy of the file before and after the save;
+    ``seconds_until_synced``: from the save until the container had the new text (None: not
+    within the timeout); ``watch_said``: what ``watch`` printed.
+    """
+
+    project: str
+    service: str
+    edited: str
+    target: str
+    before: str
+    after: str
+    seconds_until_synced: float | None
+    watch_said: list[str] = field(default_factory=list)
+
+
+@action
+def watch_demo(text: str = "version 2\n", timeout: float = 30) -> WatchDemo:
+    """Build and start data/apps/watch-demo, run ``watch`` in the background, edit one file.
+
+    The demo runs on a copy of the folder in the state folder (the repository's file is never
+    edited), under the course's override (labels); afterwards ``down -v --rmi local`` removes
+    the containers, network and the image Compose built, whether the sync worked or not.
+    Raises :class:`CourseError` when the build, ``up`` or ``watch`` fails.
+    """
+    notebook = labels.current_notebook()
+    name = f"course-{notebook}-watch"
+    folder = project_folder(name)
+    work = folder / "watch-demo"
+    if work.exists():
+        shutil.rmtree(work)
+    folder.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(WATCH_FOLDER, work)
+    journal.record(f"cp -r {engine.shown_path(WATCH_FOLDER)} {work}")
+    model = engine.config(engine.project(name, [work / "compose.yaml"]))
+    override = folder / "course.override.yaml"
+    write_override(override, course_override(model, folder, {}, notebook), name)
+    proj = engine.project(name, [work / "compose.yaml", override])
+    shell = resolver.resolve("shell").reference
+    try:
+        engine.build(proj, {"BASE_IMAGE": shell})
+        engine.up(proj, timeout=60)
+        report = engine.watch_sync(proj, "web", work / "site" / "index.html", "/www/index.html",
+                                   text, timeout=timeout)
+    finally:
+        engine.down(proj, volumes=True, local_images=True)
+    return WatchDemo(project=name, service="web", edited=str(work / "site" / "index.html"),
+                     target="/www/index.html", before=report.before.strip(),
+                     after=report.after.strip(),
+                     seconds_until_synced=report.seconds,
+                     watch_said=[line for line in report.output if line.strip()])
 
 
 # --- down and leftovers ---------------------------------------------------------------------

@@ -357,3 +357,14 @@ def test_waiting_for_one_service_ignores_the_others(monkeypatch) -> None:
     with pytest.raises(NotReady, match="Service app is unhealthy") as failure:
         compose.wait_ready(_project(), ["db", "app"], timeout=1, poll=0.01)
     assert "probe exit 1: 503" in failure.value.log_tail
+
+
+def test_compose_tags_are_not_taken_for_yaml_mistakes(tmp_path) -> None:
+    tagged = tmp_path / "override.yaml"
+    tagged.write_text("services:\n  app:\n    build: !reset null\n    ports: !override\n"
+                      "      - \"127.0.0.1::5000\"\n", encoding="utf-8")
+    assert compose.yaml_problem(tagged) is None
+    proj = compose.project("course-08-x", [tagged], version=VERSION)
+    error = compose.file_error(proj, "validating x.yaml: volumes.db-data.labels must be a "
+                                     "mapping\n")
+    assert "not valid YAML" not in error.message and "labels must be a mapping" in error.message

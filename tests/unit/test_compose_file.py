@@ -101,10 +101,14 @@ def test_the_course_override_labels_everything_swaps_images_and_moves_secrets(tm
     assert document["volumes"] == {"db-data": {"labels": marks}}
     assert document["secrets"] == {"db_password": {"file": str(tmp_path / "secrets" /
                                                                "db_password.txt")}}
+    labelled = {"volumes": {"db-data": {"labels": marks}}, "services": {}}
+    assert lesson.course_override(labelled, tmp_path, {}, "08") == {}  # nothing to add
     path = tmp_path / "course.override.yaml"
     lesson.write_override(path, document, "course-08")
     text = path.read_text(encoding="utf-8")
     assert text.startswith("# The course's plumbing") and yaml.safe_load(text) == document
+    # Compose reads YAML 1.2: a notebook label 08 unquoted would not be a string there
+    assert 'io.docker-course.notebook: "08"' in text and "managed: \"true\"" in text
 
 
 def test_the_course_files_of_a_project_live_in_the_state_folder(tmp_path, monkeypatch) -> None:
