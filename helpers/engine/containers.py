@@ -6,6 +6,7 @@ import contextlib
 import shlex
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 import docker.errors
 import requests
@@ -146,13 +147,12 @@ def run(image: str, *, name: str | None = None, ports_wanted: dict[int, int | No
     if name:
         remove_if_ours(name)
     cli = _run_cli(image, name, detach, published, env, command, list(extra_cli or []))
-    kwargs = dict(image=image, name=name, command=command, environment=env, detach=True,
-                  labels=labels.for_new_object(), user=user, mem_limit=mem_limit,
-                  memswap_limit=memswap_limit,
-                  network=network, volumes=volumes, tmpfs=tmpfs, read_only=read_only,
-                  hostname=hostname, healthcheck=healthcheck, mounts=mounts,
-                  ports={f"{inner}/tcp": (ports.LOOPBACK, host) for inner, host in
-                         published.items()})
+    kwargs: dict[str, Any] = dict(
+        image=image, name=name, command=command, environment=env, detach=True,
+        labels=labels.for_new_object(), user=user, mem_limit=mem_limit,
+        memswap_limit=memswap_limit, network=network, volumes=volumes, tmpfs=tmpfs,
+        read_only=read_only, hostname=hostname, healthcheck=healthcheck, mounts=mounts,
+        ports={f"{inner}/tcp": (ports.LOOPBACK, host) for inner, host in published.items()})
     if restart:
         kwargs["restart_policy"] = {"Name": restart}
     kwargs = {key: value for key, value in kwargs.items() if value is not None}
@@ -160,6 +160,7 @@ def run(image: str, *, name: str | None = None, ports_wanted: dict[int, int | No
     container = None
     try:
         container = client().containers.create(**kwargs)
+        assert container.id is not None, "the engine answers a create with the container's id"
         ownership.note_container(container.id, name or "")
         container.start()
     except docker.errors.ImageNotFound:
@@ -261,7 +262,8 @@ def exec_in(name_or_id: str, command: list[str] | str, *, user: str | None = Non
     shown = command if isinstance(command, str) else shlex.join(command)
     journal.record(f"docker exec {'-u ' + user + ' ' if user else ''}{name_or_id} {shown}")
     result = container.exec_run(command, user=user or "")
-    return int(result.exit_code or 0), result.output.decode("utf-8", "replace")
+    output = result.output if isinstance(result.output, bytes) else b"".join(result.output or ())
+    return int(result.exit_code or 0), output.decode("utf-8", "replace")
 
 
 def _course_container(name_or_id: str):

@@ -375,11 +375,12 @@ def login(endpoint: Endpoint, password: str | None = None) -> str:
     and pulls (what ``docker login`` stores, ``logout`` forgets).
     """
     known = _GENERATED.get(endpoint.address)
-    if password is None and known is None:
-        raise LoginFailed(f"No credentials known for {endpoint.address}.",
-                          hint="start the registry with the course, which generates them.")
-    credentials = Credentials(username=endpoint.username,
-                              password=password if password is not None else known.password)
+    if password is None:
+        if known is None:
+            raise LoginFailed(f"No credentials known for {endpoint.address}.",
+                              hint="start the registry with the course, which generates them.")
+        password = known.password
+    credentials = Credentials(username=endpoint.username, password=password)
     server = endpoint.login_server
     cli = f"docker login {endpoint.address} -u {credentials.username} --password-stdin"
     started = time.monotonic()

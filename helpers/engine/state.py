@@ -159,7 +159,8 @@ def exec_output(name: str, argv: list[str]) -> tuple[int, str]:
     The checks only run commands that read (``id -u``, a ``wget`` of a neighbour).
     """
     result = client().containers.get(name).exec_run(argv)
-    return int(result.exit_code or 0), (result.output or b"").decode("utf-8", "replace")
+    output = result.output if isinstance(result.output, bytes) else b"".join(result.output or ())
+    return int(result.exit_code or 0), output.decode("utf-8", "replace")
 
 
 def read_volume_file(volume: str, path: str, image: str) -> str | None:

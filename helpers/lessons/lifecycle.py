@@ -24,7 +24,7 @@ def observe_lifecycle(image: str, name: str = "course-03-lifecycle") -> pd.DataF
 
     engine = client_mod.client()
     containers.remove_if_ours(name)
-    rows = []
+    rows: list[dict[str, object]] = []
 
     def note(cli: str, state: str) -> None:
         journal.record(cli)

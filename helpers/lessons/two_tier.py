@@ -178,9 +178,9 @@ def parse_batch_output(text: str) -> pd.DataFrame:
         rows.append(values[:len(header)])
     frame = pd.DataFrame(rows, columns=header)
     for column in frame.columns:
-        values = frame[column]
-        if len(values) and all(isinstance(v, str) and v.lstrip("-").isdigit() for v in values):
-            frame[column] = values.astype(int)
+        cells = frame[column]
+        if len(cells) and all(isinstance(v, str) and v.lstrip("-").isdigit() for v in cells):
+            frame[column] = cells.astype(int)
     return frame
 
 
