@@ -88,8 +88,9 @@ EXCEPTIONS: dict[str, tuple[str, str]] = {
         "after-bug", "needs the image of a /tmp build above"),
     r"^04: docker rmi .*docker-course/flask-app-04:pip-": (
         "after-bug", "removes images of the /tmp builds above"),
-    r"^08!?: (docker compose .* |cat )(-f |--env-file )?data/": (
-        "bug", "paths relative to the repository root; the terminal is in notebooks/"),
+    r"^08!?: ((docker compose .* |cat )(-f |--env-file )?data/|.*/docker-course/state/compose/)": (
+        "bug", "paths relative to the repository root (the terminal is in notebooks/), or files "
+               "the helper wrote into the course's state folder without printing how"),
     r"^08: (curl (-X POST )?http://127\.0\.0\.1:5000/|docker inspect .* course-08-app-1$)": (
         "after-bug", "needs the compose project that the lines above would have started"),
     r"^08: docker (rm -f course-08-|network rm course-08_|volume rm course-08)": (
