@@ -1,11 +1,11 @@
 """Every "Your turn" task done, then its notebook run live: each check shows ✔, no cell fails.
 
-For one notebook: run each task's solution (tests/task_solutions.py) with the task's OWN names
-(my-box, mydata …, the names the notebook's check cells use), in a scratch folder, the way a
-learner types it; then execute the notebook live with nbclient, its progress kept in a
-temporary progress file (the machine's own is untouched), and demand the ✔ line
-under every ``tasks.check(...)`` cell. Afterwards ``tasks.remove_my_objects(NN)`` removes what
-the solutions made, even when something failed, and the test checks that nothing is left.
+For one notebook: run the notebook live with nbclient, cell by cell, and just before each
+``tasks.check(...)`` cell run that task's solution (tests/task_solutions.py) with the task's OWN
+names (my-box, mydata …), in a scratch folder, the way a learner types it at that point; then
+demand the ✔ line under every check cell. Progress goes to a temporary progress file (the
+machine's own is untouched). Afterwards ``tasks.remove_my_objects(NN)`` removes what the
+solutions made, even when something failed, and the test checks that nothing is left.
 
 The task names are fixed, so the test refuses to start when one of them already exists (it
 never removes what it did not make). Notebooks 02, 07, 08 and 09 publish port 5000 and use the
@@ -86,9 +86,13 @@ def shown(cell) -> str:
     return "\n".join(parts)
 
 
-def run_live(path: Path, state_dir: Path, monkeypatch: pytest.MonkeyPatch):
-    """Execute the notebook live with nbclient (as helpers.notebook_runner does) and return it
-    with its outputs; AssertionError with the failing cell's tail when a cell raises."""
+def run_live(path: Path, state_dir: Path, monkeypatch: pytest.MonkeyPatch, scratch: Path,
+             timings: dict[str, float]):
+    """Execute the notebook live with nbclient, cell by cell (as helpers.notebook_runner does
+    in one go), doing each task's solution just before its check cell runs, as a learner
+    would at that point (05's tasks need the registry the notebook started). Returns the
+    notebook with its outputs; AssertionError with the failing cell's tail when a cell raises.
+    """
     import nbformat
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError
@@ -99,14 +103,21 @@ def run_live(path: Path, state_dir: Path, monkeypatch: pytest.MonkeyPatch):
     # built stays shared, so the notebook may rebuild images an earlier run made
     monkeypatch.setenv("COURSE_PROGRESS_FILE", str(state_dir / "tasks.json"))
     notebook = nbformat.read(path, as_version=4)
+    before = {number: task_id for task_id, number in check_cells(notebook).items()}
     client = NotebookClient(notebook, timeout=notebook_runner.CELL_TIMEOUT,
                             kernel_name="python3",
                             resources={"metadata": {"path": str(path.parent)}})
-    try:
-        client.execute()
-    except CellExecutionError as exc:
-        raise AssertionError(f"{path.name}: a cell failed with every task done:\n"
-                             f"{str(exc)[-2500:]}") from None
+    with client.setup_kernel():
+        for number, cell in enumerate(notebook.cells):
+            if number in before:
+                started = time.monotonic()
+                run_solution(tasks.get(before[number]), scratch)
+                timings["solutions"] = timings.get("solutions", 0.0) + time.monotonic() - started
+            try:
+                client.execute_cell(cell, number)
+            except CellExecutionError as exc:
+                raise AssertionError(f"{path.name}: cell {number} failed with every task "
+                                     f"done:\n{str(exc)[-2500:]}") from None
     return notebook
 
 
@@ -135,19 +146,17 @@ def test_notebook_with_every_task_done(notebook, tmp_path, monkeypatch):
         monkeypatch.setenv("COURSE_MODE", "live")
         try:
             started = time.monotonic()
-            for task in todo:
-                run_solution(task, scratch)
-            timings["solutions"] = time.monotonic() - started
-            started = time.monotonic()
             (tmp_path / "state").mkdir()
-            done = run_live(path, tmp_path / "state", monkeypatch)
-            timings["notebook"] = time.monotonic() - started
+            done = run_live(path, tmp_path / "state", monkeypatch, scratch, timings)
+            timings["notebook"] = time.monotonic() - started - timings.get("solutions", 0.0)
         finally:
             tasks.remove_my_objects(notebook)
         left = existing(objects)
     print(f"{notebook}: port-5000 lock waited {timings['lock']:.1f} s, solutions "
           f"{timings['solutions']:.1f} s, notebook run {timings['notebook']:.1f} s")
     cells = check_cells(done)
+    missing = [task.id for task in todo if task.id not in cells]
+    assert not missing, f"{path.name} has no check cell for {missing}: their solutions never ran"
     for task in todo:
         assert task.id in cells, f"{path.name} has no cell that runs tasks.check(\"{task.id}\")"
         text = shown(done.cells[cells[task.id]])
