@@ -97,6 +97,12 @@ def engine_available() -> bool:
     return True
 
 
+def engine_answers() -> bool:
+    """Ping afresh (the cached connection dropped first): does an engine answer now?"""
+    reset()
+    return engine_available()
+
+
 def why_no_engine() -> str:
     """``""`` when an engine answers; otherwise the one-line reason (for replay's banner)."""
     try:

@@ -30,11 +30,18 @@ from typing import Any
 
 import docker.errors
 
-from .. import journal, settings
+from .. import journal, labels, settings
 from ..display import FactsView
 from ..errors import ComposeFileInvalid, CourseError, ImageUnavailable, NotReady, PortInUse, tail
-from .client import ComposeFlavour, client, compose_flavour, compose_v1_only, docker_cli_env
-from .failures import cli_output_means_engine_gone, engine_answers, unavailable
+from .client import (
+    ComposeFlavour,
+    client,
+    compose_flavour,
+    compose_v1_only,
+    docker_cli_env,
+    engine_answers,
+)
+from .failures import cli_output_means_engine_gone, unavailable
 
 PROJECT_LABEL = "com.docker.compose.project"
 SERVICE_LABEL = "com.docker.compose.service"
@@ -265,7 +272,7 @@ class ServiceState(FactsView):
             self.restart_policy == "on-failure" and self.exit_code == 0)
 
 
-def _project_filter(name: str) -> dict[str, list[str]]:
+def _project_filter(name: str) -> labels.Filters:
     return {"label": [f"{PROJECT_LABEL}={name}"]}
 
 
@@ -336,23 +343,21 @@ def objects(name: str) -> dict[str, list[str]]:
     """Containers, networks and volumes that carry the project's label."""
     engine = client()
     wanted = _project_filter(name)
-    return {"containers": sorted(c.name for c in engine.containers.list(all=True,
-                                                                          filters=wanted)),
-            "networks": sorted(n.name for n in engine.networks.list(filters=wanted)),
-            "volumes": sorted(v.name for v in engine.volumes.list(filters=wanted))}
+    return {"containers": sorted(c.name or c.short_id
+                                 for c in engine.containers.list(all=True, filters=wanted)),
+            "networks": sorted(n.name or n.short_id for n in engine.networks.list(filters=wanted)),
+            "volumes": sorted(v.name or v.short_id for v in engine.volumes.list(filters=wanted))}
 
 
 def volumes(name: str) -> list[dict]:
     """The project's volumes: name, driver, the containers using it, the notebook label."""
-    from .. import labels
-
     engine = client()
     rows = []
     for volume in engine.volumes.list(filters=_project_filter(name)):
         attrs = volume.attrs
         users = engine.containers.list(all=True, filters={"volume": volume.name})
         rows.append({"volume": volume.name, "driver": str(attrs.get("Driver", "")),
-                     "used by": ", ".join(sorted(c.name for c in users)) or "–",
+                     "used by": ", ".join(sorted(c.name or c.short_id for c in users)) or "–",
                      "notebook": (attrs.get("Labels") or {}).get(labels.NOTEBOOK_KEY, "")})
     return sorted(rows, key=lambda row: row["volume"])
 
@@ -360,7 +365,7 @@ def volumes(name: str) -> list[dict]:
 def leftovers(prefix: str) -> list[dict[str, str]]:
     """Every object of every Compose project whose name starts with ``prefix``."""
     engine = client()
-    wanted = {"label": [PROJECT_LABEL]}
+    wanted: labels.Filters = {"label": [PROJECT_LABEL]}
     found: list[dict[str, str]] = []
 
     def note(kind: str, name: str, item_labels: dict | None) -> None:
@@ -369,9 +374,9 @@ def leftovers(prefix: str) -> list[dict[str, str]]:
             found.append({"kind": kind, "name": name, "project": owner})
 
     for container in engine.containers.list(all=True, filters=wanted):
-        note("container", container.name, container.labels)
+        note("container", container.name or container.short_id, container.labels)
     for network in engine.networks.list(filters=wanted):
-        note("network", network.name, network.attrs.get("Labels"))
+        note("network", network.name or network.short_id, network.attrs.get("Labels"))
     for volume in engine.volumes.list(filters=wanted):
         note("volume", volume.name, volume.attrs.get("Labels"))
     return found
@@ -408,7 +413,9 @@ def events(name: str, since: float, until: float | None = None) -> list[dict]:
     Health probe executions (``exec_*``) are left out.
     """
     until = time.time() if until is None else until
-    stream = client().events(since=round(since, 3), until=round(until, 3), decode=True,
+    # since/until are seconds[.nanoseconds] (docker events reference); the SDK stub says int
+    stream = client().events(since=round(since, 3), until=round(until, 3),  # type: ignore[call-overload]
+                             decode=True,
                              filters={"type": "container", "label": f"{PROJECT_LABEL}={name}"})
     found = []
     try:

@@ -333,15 +333,3 @@ def guard(engine: docker.DockerClient, where: Endpoint) -> docker.DockerClient:
     api.hooks.setdefault("response", []).append(mark_answered)
     api._course_guarded = True
     return engine
-
-
-def engine_answers() -> bool:
-    """Ping afresh (the cached connection dropped first): does an engine answer now?"""
-    from .client import client
-
-    _forget_connection()
-    try:
-        client()
-    except EngineUnavailable:
-        return False
-    return True

@@ -398,8 +398,8 @@ def up(stack: Stack, timeout: float = 180) -> UpResult:
     marks = milestones(timeline)
     return UpResult(project=proj.name, compose=stack.compose, seconds=report.seconds,
                     services=report.services,
-                    started={k: float(v) for k, v in marks["started_s"].dropna().items()},
-                    healthy={k: float(v) for k, v in marks["healthy_s"].dropna().items()},
+                    started={str(k): float(v) for k, v in marks["started_s"].dropna().items()},
+                    healthy={str(k): float(v) for k, v in marks["healthy_s"].dropna().items()},
                     timeline=timeline)
 
 
