@@ -30,9 +30,10 @@ lab: $(STAMP)
 	    $(VENV)/bin/jupyter lab $(LABARGS) notebooks/01_containers_vs_vms.ipynb; \
 	fi
 
-## Unit, live-engine and browser tests with the notebooks run live (nbval-lax), then the
-## notebooks replayed against their committed outputs (strict nbval), then a leftovers check.
-test: $(STAMP)
+## Lint (ruff, mypy) first; then unit, live-engine and browser tests with the notebooks run live
+## (nbval-lax), the notebooks replayed against their committed outputs (strict nbval), and a
+## leftovers check. CI runs this target.
+test: $(STAMP) lint
 	$(PY) -m pytest tests notebooks --nbval-lax $(NBVAL)
 	COURSE_MODE=replay COURSE_PROGRESS_FILE=/dev/null $(PY) -m pytest notebooks --nbval $(NBVAL)
 	$(PY) -m helpers leftovers
