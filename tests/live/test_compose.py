@@ -224,3 +224,18 @@ def test_a_port_already_taken_is_refused_and_leaves_nothing(scope, env_files,
         assert f"127.0.0.1:{port}" in late.value.message and late.value.log_tail
         assert "service app" in late.value.message
     _nothing_left(scope)
+
+
+def test_watch_syncs_a_saved_file_and_leaves_nothing(scope) -> None:
+    before = sorted(compose.WATCH_FOLDER.rglob("*"))
+    synced = compose.watch_demo("changed by the test\n", timeout=30)
+    assert (synced.before, synced.after) == ("version 1", "changed by the test")
+    assert synced.seconds_until_synced is not None and synced.seconds_until_synced < 30
+    assert any("Watch enabled" in line for line in synced.watch_said)
+    # the repository's copy is untouched; the project and the image Compose built are gone
+    assert sorted(compose.WATCH_FOLDER.rglob("*")) == before
+    assert (compose.WATCH_FOLDER / "site" / "index.html").read_text() == "version 1\n"
+    assert not any(engine.objects(synced.project).values())
+    images = docker.from_env().images.list(filters={"reference": f"{synced.project}*"})
+    assert not images
+    _nothing_left(scope)
