@@ -45,16 +45,21 @@ def unavailable(reason: str, wanted: str) -> NoReturn:
                 "`.ci/docker-stack scratch start`")
 
 
+def _exported(done: subprocess.CompletedProcess) -> str:
+    found = [line for line in done.stdout.splitlines()
+             if line.startswith("export COURSE_SCRATCH_DOCKER_HOST=")]
+    return found[-1].split("=", 1)[1] if done.returncode == 0 and found else ""
+
+
 def address(wanted: str) -> tuple[str, bool]:
-    """The private engine's address, and whether it was started here (CI starts it and
-    exports COURSE_SCRATCH_DOCKER_HOST). Skips or fails (:func:`unavailable`) when it cannot
-    be started."""
-    host = os.environ.get("COURSE_SCRATCH_DOCKER_HOST", "")
+    """The private engine's address, and whether it was started here: False when it already
+    answered (CI starts it and exports COURSE_SCRATCH_DOCKER_HOST; another test run may have
+    started it), so that only an engine started here is stopped afterwards. Skips or fails
+    (:func:`unavailable`) when it cannot be started."""
+    host = os.environ.get("COURSE_SCRATCH_DOCKER_HOST", "") or _exported(stack("env"))
     if host and answers(host):
         return host, False
     done = stack("start")
-    exported = [line for line in done.stdout.splitlines()
-                if line.startswith("export COURSE_SCRATCH_DOCKER_HOST=")]
-    if done.returncode != 0 or not exported:
+    if not _exported(done):
         unavailable(f"`.ci/docker-stack scratch start` failed: {done.stderr[-300:]}", wanted)
-    return exported[-1].split("=", 1)[1], True
+    return _exported(done), True
