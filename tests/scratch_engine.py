@@ -5,8 +5,12 @@ notebooks' printed lines on it under the course's own names)."""
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import subprocess
+from collections.abc import Iterator
+from pathlib import Path
 from typing import NoReturn
 
 import docker
@@ -18,6 +22,7 @@ from helpers import settings
 
 STACK = settings.PROJECT_ROOT / ".ci" / "docker-stack"
 NETNS = "course-scratch"  # its network namespace, as .ci/docker-stack names it
+LOCK = Path("/tmp/course-scratch-engine.lock")
 
 
 def stack(*args: str) -> subprocess.CompletedProcess:
@@ -63,3 +68,15 @@ def address(wanted: str) -> tuple[str, bool]:
     if not _exported(done):
         unavailable(f"`.ci/docker-stack scratch start` failed: {done.stderr[-300:]}", wanted)
     return _exported(done), True
+
+
+@contextlib.contextmanager
+def alone() -> Iterator[None]:
+    """Hold the private engine for one test module: another test run on this machine that
+    wants it waits (one engine per machine; its tests stop it, or remove what they made)."""
+    with LOCK.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

@@ -17,6 +17,7 @@ import shutil
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -39,11 +40,12 @@ def _unavailable(reason: str):
 
 
 @pytest.fixture(scope="module")
-def scratch_host() -> str:
-    """The private engine's address, started here when CI did not start it."""
+def scratch_host() -> Iterator[str]:
+    """The private engine's address, started here when CI did not start it; held alone."""
     if os.geteuid() != 0 or not all(shutil.which(tool) for tool in ("ip", "nsenter")):
         _unavailable("stopping and restarting it needs root, ip and nsenter")
-    return scratch_engine.address(WANTED)[0]
+    with scratch_engine.alone():
+        yield scratch_engine.address(WANTED)[0]
 
 
 @dataclass

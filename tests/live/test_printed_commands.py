@@ -287,16 +287,17 @@ def private() -> Iterator[Private]:
                                                                 "iptables")):
         _unavailable("it needs root, ip, nsenter, iptables and slirp4netns (apt-get install "
                      "slirp4netns)")
-    host, started = scratch_engine.address(WANTED)
-    made = Private(host=host, started_engine=started)
-    try:
-        _open_way_out(made)
-        _copy_images(made, [line for nb in NOTEBOOKS for line in printed_lines(nb)])
-        yield made
-    finally:
-        _close_way_out(made)
-        if made.started_engine:
-            scratch_engine.stack("stop")
+    with scratch_engine.alone():  # the cleanup removes what is new there: nobody else's
+        host, started = scratch_engine.address(WANTED)
+        made = Private(host=host, started_engine=started)
+        try:
+            _open_way_out(made)
+            _copy_images(made, [line for nb in NOTEBOOKS for line in printed_lines(nb)])
+            yield made
+        finally:
+            _close_way_out(made)
+            if made.started_engine:
+                scratch_engine.stack("stop")
 
 
 # --- what a notebook's lines made, removed afterwards -------------------------------------------
