@@ -30,8 +30,9 @@ from helpers import notebook_runner, tasks
 NOTEBOOKS = [f"{number:02d}" for number in range(1, 10)]
 PORT_5000 = {"02", "07", "08", "09"}
 PORT_5000_LOCK = Path("/tmp/course-port5000.lock")
-REMOVE = {"container": "rm -f", "network": "network rm", "volume": "volume rm",
-          "image": "image rm"}  # in removal order
+REMOVE = {"project": "compose -p {} down -v", "container": "rm -f {}",
+          "network": "network rm {}", "volume": "volume rm {}",
+          "image": "image rm {}"}  # in removal order
 
 
 @contextlib.contextmanager
@@ -61,9 +62,16 @@ def task_objects(notebook: str) -> list[tuple[str, str]]:
 
 def existing(objects: list[tuple[str, str]]) -> list[str]:
     """Which of ``objects`` the engine has ("kind name"), asked with `docker inspect --type`."""
-    return [f"{kind} {name}" for kind, name in objects
-            if subprocess.run(["docker", "inspect", "--type", kind, name], capture_output=True,
-                              check=False).returncode == 0]
+    def there(kind: str, name: str) -> bool:
+        if kind == "project":  # a Compose project is its containers' label, not an object
+            listed = subprocess.run(["docker", "compose", "ls", "--all", "--quiet", "--filter",
+                                     f"name={name}"], capture_output=True, text=True,
+                                    check=False).stdout.split()
+            return name in listed
+        return subprocess.run(["docker", "inspect", "--type", kind, name], capture_output=True,
+                              check=False).returncode == 0
+
+    return [f"{kind} {name}" for kind, name in objects if there(kind, name)]
 
 
 def check_cells(notebook) -> dict[str, int]:
@@ -138,7 +146,7 @@ def test_notebook_with_every_task_done(notebook, tmp_path, monkeypatch):
         timings["lock"] = time.monotonic() - started
         there = existing(objects)
         if there:
-            removal = "; ".join(f"docker {REMOVE[kind]} {name}" for kind, name in objects
+            removal = "; ".join(f"docker {REMOVE[kind].format(name)}" for kind, name in objects
                                 if f"{kind} {name}" in there)
             pytest.fail(f"{', '.join(there)} already exist(s): this test uses the tasks' own "
                         f"names and removes only what it made. If they are yours to lose: "
