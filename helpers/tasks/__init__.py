@@ -16,8 +16,9 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Mapping
 
+from .catalogue import all_tasks, get
 from .progress import load, progress_path, rows, save_verdict
-from .registry import TASKS, Task, Verdict, all_tasks, get
+from .registry import TASKS, Task, Verdict
 
 __all__ = ["TASKS", "Task", "Verdict", "all_tasks", "check", "get", "load", "progress_path",
            "progress_table", "remove_my_objects", "rows", "run_check", "save_verdict",

@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from .. import settings
-from .registry import Verdict, all_tasks
+from .catalogue import all_tasks
+from .registry import Verdict
 
 
 def progress_path() -> Path:

@@ -76,23 +76,3 @@ def register(task_id: str, *, goal: str, names: Mapping[str, str],
         return func
 
     return decorate
-
-
-def get(task_id: str) -> Task:
-    """The task ``task_id``; a KeyError that lists the known ids otherwise."""
-    _load()
-    try:
-        return TASKS[task_id]
-    except KeyError:
-        raise KeyError(f"no task {task_id!r}; known: {', '.join(sorted(TASKS))}") from None
-
-
-def all_tasks(notebook: str | None = None) -> list[Task]:
-    """Every task (of one notebook), in notebook and registration order."""
-    _load()
-    found = [t for t in TASKS.values() if notebook is None or t.notebook == notebook]
-    return sorted(found, key=lambda t: t.notebook)
-
-
-def _load() -> None:
-    from . import checks  # noqa: F401  (registers the tasks)
