@@ -91,14 +91,9 @@ def _progress(args: argparse.Namespace) -> int:
 
 @command("leftovers", "list containers, volumes and networks the course left (exit 1 if any)")
 def _leftovers(_: argparse.Namespace) -> int:
-    from . import labels
-    from .engine.client import client
+    from .engine.cleanup import leftovers
 
-    engine = client()
-    found = ([f"container {c.name}" for c in engine.containers.list(all=True,
-                                                                     filters=labels.filters())]
-             + [f"volume {v.name}" for v in engine.volumes.list(filters=labels.filters())]
-             + [f"network {n.name}" for n in engine.networks.list(filters=labels.filters())])
+    found = [f"{kind} {name}" for kind, name in leftovers()]
     for line in found:
         print(line)
     print(f"{len(found)} course objects left over.")

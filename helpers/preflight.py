@@ -121,8 +121,7 @@ def _compose_check(compose: str) -> Check:
 
 
 def _disk_check(*, remote: bool = False) -> Check:
-    info = client_mod.client().api.info()
-    root = str(info.get("DockerRootDir", "/var/lib/docker"))
+    root = client_mod.engine_info("DockerRootDir", "/var/lib/docker")
     path = root if os.path.exists(root) and not remote else None
     if path is None:
         return Check("disk free", True, f"engine data in {root} (remote engine: not checked)",

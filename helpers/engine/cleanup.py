@@ -306,3 +306,13 @@ def _forget_intermediates(notebook: str | None) -> None:
         list(intermediates_file("x").parent.glob("*.txt"))
     for path in files:
         path.unlink(missing_ok=True)
+
+
+def leftovers() -> list[tuple[str, str]]:
+    """(kind, name) of every container, volume and network that carries the course's label,
+    containers first: what ``python -m helpers leftovers`` lists (none after a clean run)."""
+    engine, wanted = client(), labels.filters()
+    return ([("container", str(c.name)) for c in engine.containers.list(all=True,
+                                                                         filters=wanted)]
+            + [("volume", str(v.name)) for v in engine.volumes.list(filters=wanted)]
+            + [("network", str(n.name)) for n in engine.networks.list(filters=wanted)])

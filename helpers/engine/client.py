@@ -219,6 +219,18 @@ def image_store(info: dict) -> str:
     return f"graphdriver ({info.get('Driver', '?')})"
 
 
+def server_version() -> tuple[str, str]:
+    """(Engine version, API version) as ``docker version`` reports the server's."""
+    version = client().api.version()
+    return str(version.get("Version", "?")), str(version.get("ApiVersion", "?"))
+
+
+def engine_info(key: str, default: str = "") -> str:
+    """One field of ``docker info`` (the engine's ``/info``: ``KernelVersion``,
+    ``DockerRootDir`` …) as text; ``default`` when the engine does not report it."""
+    return str(client().api.info().get(key, default))
+
+
 def engine_facts() -> EngineFacts:
     """``docker version`` + ``docker info`` + which Compose, in one small record."""
     api = client().api

@@ -287,11 +287,12 @@ def stop(name_or_id: str, timeout: int = 5) -> ContainerInfo:
     return _info(container, cli=cli)
 
 
-def remove(name_or_id: str) -> None:
+def remove(name_or_id: str, *, journal_it: bool = True) -> None:
     """``docker rm -f -v`` a course container: anonymous volumes (an image's VOLUME) go with it.
 
     A missing container is fine (nothing to do); one the course did not make raises
-    :class:`CourseError` and is left untouched.
+    :class:`CourseError` and is left untouched. ``journal_it=False`` when the caller prints
+    its own line for it.
     """
     try:
         container = client().containers.get(name_or_id)
@@ -303,7 +304,68 @@ def remove(name_or_id: str) -> None:
         container.remove(force=True, v=True)
     except docker.errors.NotFound:
         return
-    journal.record(f"docker rm -f {name_or_id}")
+    if journal_it:
+        journal.record(f"docker rm -f {name_or_id}")
+
+
+def create(image: str, *, name: str, command: list[str]) -> ContainerInfo:
+    """``docker create --name NAME IMAGE COMMAND``: a labelled container the course owns, not
+    started (state "created"). A course container of that name is replaced first; the caller
+    prints the line."""
+    remove_if_ours(name)
+    container = client().containers.create(image, command, name=name,
+                                           labels=labels.for_new_object())
+    assert container.id is not None, "the engine answers a create with the container's id"
+    ownership.note_container(container.id, name)
+    return _info(container)
+
+
+LIFECYCLE_ACTIONS = ("start", "pause", "unpause", "stop", "kill")
+
+
+def change_state(name_or_id: str, action: str, *, timeout: int = 1) -> str:
+    """``docker start|pause|unpause|stop -t TIMEOUT|kill`` on a course container; returns its
+    state afterwards as ``docker inspect`` reports it (``.State.Status``: "running", "paused",
+    "exited" …). ``kill`` waits (up to 10 s) until the container has exited. The caller prints
+    the line. Raises :class:`CourseError` for a missing or foreign container, ValueError for
+    an action not in :data:`LIFECYCLE_ACTIONS`.
+    """
+    if action not in LIFECYCLE_ACTIONS:
+        raise ValueError(f"action is one of {', '.join(LIFECYCLE_ACTIONS)}, not {action!r}")
+    container = _course_container(name_or_id)
+    if action == "stop":
+        container.stop(timeout=timeout)
+    elif action == "kill":
+        container.kill()
+        container.wait(timeout=10)
+    else:
+        getattr(container, action)()
+    container.reload()
+    return str(container.attrs["State"]["Status"])
+
+
+def time_runs(image: str, command: list[str], runs: int) -> list[float]:
+    """Seconds (wall clock) of each of ``runs`` ``docker run --rm IMAGE COMMAND``: create,
+    start, wait for the exit, remove. The caller prints the line."""
+    engine = client()
+    seconds = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        engine.containers.run(image, command, remove=True, detach=False,
+                              labels=labels.for_new_object())
+        seconds.append(time.perf_counter() - started)
+    return seconds
+
+
+def host_pid(name_or_id: str) -> int:
+    """The host's PID of a container's main process (``docker inspect .State.Pid``; 0 when it
+    is not running). Raises :class:`CourseError` for a missing container."""
+    try:
+        state = client().containers.get(name_or_id).attrs.get("State") or {}
+    except docker.errors.NotFound:
+        raise CourseError(f"No container called {name_or_id!r}.",
+                          hint="`docker ps -a` lists the containers you have.") from None
+    return int(state.get("Pid") or 0)
 
 
 def list_course(notebook: str | None = None, *, all_states: bool = True) -> list[ContainerInfo]:

@@ -28,22 +28,10 @@ def start_latency(image: str, runs: int = 10) -> pd.DataFrame:
     """Time ``docker run --rm IMAGE true`` several times: create, start, run, exit, remove."""
     if runs < 1:
         raise ValueError("runs must be at least 1")
-    engine = client_mod.client()
-    rows = []
-    for number in range(1, runs + 1):
-        started = time.perf_counter()
-        container = engine.containers.run(image, ["true"], remove=True, detach=False,
-                                          labels=_labels())
-        del container
-        rows.append({"run": number, "seconds": round(time.perf_counter() - started, 3)})
+    rows = [{"run": number, "seconds": round(seconds, 3)} for number, seconds
+            in enumerate(containers.time_runs(image, ["true"], runs), start=1)]
     journal.record(f"for i in $(seq {runs}); do time docker run --rm {image} true; done")
     return pd.DataFrame(rows).set_index("run")
-
-
-def _labels() -> dict[str, str]:
-    from .. import labels
-
-    return labels.for_new_object()
 
 
 @dataclass
@@ -60,7 +48,7 @@ class KernelComparison(FactsView):
 
 @action
 def kernel_inside_vs_host(image: str) -> KernelComparison:
-    host = str(client_mod.client().api.info().get("KernelVersion", ""))
+    host = client_mod.engine_info("KernelVersion")
     journal.record("docker info --format '{{.KernelVersion}}'")
     _, output, _ = containers.run_once(image, ["uname", "-r"])
     return KernelComparison(host_kernel=host, container_kernel=output.strip())
@@ -80,7 +68,7 @@ def pid_namespace(image: str, name: str = "course-01-pid") -> PidView:
     """A container's main process is PID 1 inside, an ordinary PID on the host."""
     info = containers.run(image, name=name, command=["sleep", "60"])
     try:
-        host_pid = int(client_mod.client().containers.get(info.id).attrs["State"]["Pid"])
+        host_pid = containers.host_pid(info.id)
         journal.record(f"docker inspect --format '{{{{.State.Pid}}}}' {name}")
         _, listing = containers.exec_in(name, ["ps", "-o", "pid"])
     finally:

@@ -12,18 +12,9 @@ from ..engine import containers, images, objects
 from ..replay import action
 
 
-def _state(container) -> str:
-    container.reload()
-    return str(container.attrs["State"]["Status"])
-
-
 @action
 def observe_lifecycle(image: str, name: str = "course-03-lifecycle") -> pd.DataFrame:
     """Walk one container through create → start → pause → unpause → stop → start → rm."""
-    from .. import labels
-
-    engine = client_mod.client()
-    containers.remove_if_ours(name)
     rows: list[dict[str, object]] = []
 
     def note(cli: str, state: str) -> None:
@@ -32,25 +23,14 @@ def observe_lifecycle(image: str, name: str = "course-03-lifecycle") -> pd.DataF
                      "at_seconds": round(time.monotonic() - started, 2)})
 
     started = time.monotonic()
-    container = engine.containers.create(image, ["sleep", "300"], name=name,
-                                         labels=labels.for_new_object())
+    containers.create(image, name=name, command=["sleep", "300"])
     try:
-        note(f"docker create --name {name} {image} sleep 300", _state(container))
-        container.start()
-        note(f"docker start {name}", _state(container))
-        container.pause()
-        note(f"docker pause {name}", _state(container))
-        container.unpause()
-        note(f"docker unpause {name}", _state(container))
-        container.stop(timeout=1)
-        note(f"docker stop -t 1 {name}", _state(container))
-        container.start()
-        note(f"docker start {name}", _state(container))
-        container.kill()
-        container.wait(timeout=10)
-        note(f"docker kill {name}", _state(container))
+        note(f"docker create --name {name} {image} sleep 300", containers.container_state(name))
+        for action in ("start", "pause", "unpause", "stop", "start", "kill"):
+            cli = f"docker stop -t 1 {name}" if action == "stop" else f"docker {action} {name}"
+            note(cli, containers.change_state(name, action, timeout=1))
     finally:
-        container.remove(force=True)
+        containers.remove(name, journal_it=False)
     note(f"docker rm {name}", containers.container_state(name))
     return pd.DataFrame(rows).set_index("step")
 
@@ -65,7 +45,7 @@ def key_terms_live(image: str, prefix: str = "course-03") -> pd.DataFrame:
                           volumes={volume.name: {"bind": "/data", "mode": "rw"}},
                           extra_cli=[f"--network {network.name}", f"-v {volume.name}:/data"])
     facts = images.require(image)
-    version = client_mod.client().api.version()
+    version, api_version = client_mod.server_version()
     journal.record("docker version --format '{{.Server.Version}}'")
     rows = [
         ("Image", f"{image} (id {facts.short_id}, {facts.layers} layers)",
@@ -78,7 +58,7 @@ def key_terms_live(image: str, prefix: str = "course-03") -> pd.DataFrame:
          "storage managed by Docker that outlives containers"),
         ("Network", f"{network.name} ({network.driver}, subnet {network.subnet})",
          "a virtual network; containers on one user network find each other by name"),
-        ("Engine", f"dockerd {version.get('Version')} (API {version.get('ApiVersion')})",
+        ("Engine", f"dockerd {version} (API {api_version})",
          "the daemon that builds images and runs containers"),
         ("CLI", "docker", "the client that turns commands into Engine API calls"),
         ("Registry", "Docker Hub, or a private registry (notebook 05)",
