@@ -9,8 +9,6 @@ from __future__ import annotations
 import json
 import re
 import shlex
-import shutil
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 import requests
 
-from . import display, journal, labels, replay, resolver, settings
+from . import build_folders, display, journal, labels, replay, resolver, settings
 from .catalog import CATALOG
 from .display import FactsView
 from .engine import build as build_mod
@@ -155,42 +153,24 @@ def _build(tag: str, *, context: Path, dockerfile: str | None = None,
                            no_cache=no_cache, secrets=secrets)
 
 
-def edited_copy(folder: Path, destination: Path, file: str, line: str) -> Path:
-    """Copy an app folder and append ``line`` to one of its files (file work only, no engine)."""
-    shutil.copytree(folder, destination, dirs_exist_ok=True)
-    edited = destination / file
-    if not edited.is_file():
-        raise CourseError(f"{folder.name} has no file {file} to edit.",
-                          hint="pass the name of a file of the app folder, e.g. app.py.")
-    text = edited.read_text(encoding="utf-8")
-    edited.write_text(text + ("" if text.endswith("\n") else "\n") + line + "\n",
-                      encoding="utf-8")
-    return destination
-
-
 @action
 def build_after_edit(tag: str, *, app: str = "flask-app", file: str = "app.py",
                      dockerfile: str | None = None) -> BuildResult:
     """Edit one file of an app (a comment line with the time) and ``docker build`` the result.
 
-    The app folder itself stays untouched: the build runs on a temporary copy. The time in the
-    comment makes every run a change the build cache has not seen before, so the steps from the
-    edited file on really run again. ``dockerfile`` names another Dockerfile of the app folder.
+    The app folder itself stays untouched: the build runs on a copy that stays in the course's
+    state folder (``build_folders.folder(tag)``), made anew each time by the printed
+    ``cp -r`` line, with the edit printed as the ``printf … >> FILE`` line that makes it; a
+    learner who types the printed lines gets the same build. The time in the comment makes
+    every run a change the build cache has not seen before, so the steps from the edited file
+    on really run again. ``dockerfile`` names another Dockerfile of the app folder. Raises
+    :class:`CourseError` when the copy or the edit fails (a missing ``file``, a full disk).
     """
     stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime())
-    with tempfile.TemporaryDirectory(prefix=f"course-{app}-edited-") as scratch:
-        try:
-            context = edited_copy(app_dir(app), Path(scratch), file,
-                                  f"# edited at {stamp} UTC (notebook "
-                                  f"{labels.current_notebook()})")
-        except OSError as exc:  # shutil.Error too: an unreadable file, a full temp folder
-            from .files import os_error_hint
-
-            raise CourseError(f"Could not copy the app folder {app_dir(app)} to edit it: "
-                              f"{str(exc)[:300]}.", hint=os_error_hint(exc)
-                              if exc.errno else "check that every file of the app folder is "
-                              "readable and that the temporary folder has space.") from None
-        return _build(tag, context=context, dockerfile=dockerfile)
+    context = build_folders.fresh_copy(app_dir(app), tag)
+    build_folders.append_line(context / file, f"# edited at {stamp} UTC (notebook "
+                                              f"{labels.current_notebook()})")
+    return _build(tag, context=context, dockerfile=dockerfile)
 
 
 CACHED = "CACHED"
@@ -316,8 +296,13 @@ def remove_container(name: str) -> None:
 
 @action
 def images_table(references: list[str]) -> pd.DataFrame:
-    """``docker image ls`` for the given images, sizes readable."""
-    journal.record("docker image ls " + " ".join(references))
+    """``docker image ls`` for the given images, sizes readable.
+
+    Printed as one ``--filter reference=…`` per image: ``docker image ls`` takes at most one
+    REPOSITORY[:TAG] argument, and several reference filters list any image matching one.
+    """
+    journal.record(" ".join(["docker image ls", *(f"--filter reference={shlex.quote(r)}"
+                                                   for r in references)]))
     rows = []
     for reference in references:
         facts = images.require(reference)

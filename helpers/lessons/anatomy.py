@@ -11,12 +11,8 @@ below are pure: they turn results into readable DataFrames, sizes humanized.
 
 from __future__ import annotations
 
-import base64
 import re
 import secrets
-import shutil
-import tempfile
-import textwrap
 import time
 from collections import Counter
 from collections.abc import Iterable
@@ -26,7 +22,7 @@ from statistics import median
 
 import pandas as pd
 
-from .. import course, display, journal, resolver
+from .. import build_folders, course, display, journal, resolver
 from ..anatomy import ImageAnatomy, analyse_image
 from ..display import FactsView
 from ..engine import images
@@ -62,27 +58,6 @@ def analyse(reference: str, *, top: int = KEEP) -> ImageAnatomy:
 
 # --- the "what not to do" image ---------------------------------------------------------------
 
-def throwaway_key() -> str:
-    """A private key file that looks real to a scanner and unlocks nothing (random body)."""
-    body = base64.b64encode(b"openssh-key-v1\0" + secrets.token_bytes(380)).decode()
-    lines = textwrap.wrap(body, 70)
-    return "-----BEGIN OPENSSH PRIVATE KEY-----\n" + "\n".join(lines) \
-        + "\n-----END OPENSSH PRIVATE KEY-----\n"
-
-
-def throwaway_env() -> str:
-    return f"DB_USER=deploy\nDB_PASSWORD={secrets.token_urlsafe(18)}\n"
-
-
-def write_throwaway_secrets(folder: Path) -> dict[str, Path]:
-    """A throwaway deploy key (``id_rsa``) and ``.env`` file in ``folder``: secret id → file."""
-    key, env = folder / "id_rsa", folder / ".env"
-    key.write_text(throwaway_key(), encoding="utf-8")
-    key.chmod(0o600)
-    env.write_text(throwaway_env(), encoding="utf-8")
-    return {"deploy_key": key, "app_env": env}
-
-
 def _shell_args() -> dict[str, str]:
     shell = resolver.resolve("shell")
     return {} if shell.is_official else {"SHELL_IMAGE": shell.reference}
@@ -90,31 +65,31 @@ def _shell_args() -> dict[str, str]:
 
 @action
 def build_leaky(tag: str = "docker-course/leaky-04:1.0") -> BuildResult:
-    """Build ``data/apps/leaky-secret`` from a temporary context with a throwaway key and .env.
+    """Build ``data/apps/leaky-secret`` from a context with a throwaway key and .env file.
 
-    The generated files exist only in that context, for the length of the build.
+    The context is ``build_folders.folder(tag)`` in the course's state folder, made anew by
+    the printed lines (the Dockerfile copied, the key and .env written from ``/dev/urandom``)
+    and left there, so the printed ``docker build`` line works when typed. The secrets are
+    random and worthless; their values are never printed.
     """
     args = _shell_args()
-    with tempfile.TemporaryDirectory(prefix="course-leaky-secret-") as folder:
-        context = Path(folder)
-        shutil.copy(course.app_dir(LEAKY_APP) / "Dockerfile", context / "Dockerfile")
-        write_throwaway_secrets(context)
-        return course.build_image(tag, context=context, build_args=args)
+    context = build_folders.fresh_folder(tag, (course.app_dir(LEAKY_APP) / "Dockerfile",))
+    build_folders.write_throwaway_secrets(context)
+    return course.build_image(tag, context=context, build_args=args)
 
 
 @action
 def build_fixed(tag: str = "docker-course/leaky-04:fixed") -> BuildResult:
     """Build ``leaky-secret/Dockerfile.fixed``: the key and .env file as build secrets.
 
-    A fresh throwaway key and .env file are written to a temporary folder outside the build
-    context and passed with ``--secret id=deploy_key,src=…`` and ``--secret id=app_env,src=…``;
-    the folder is deleted after the build.
+    A fresh throwaway key and .env file are written (by printed lines) to
+    ``build_folders.folder(TAG-secrets)`` in the course's state folder, outside the build
+    context, and passed with ``--secret id=deploy_key,src=…`` and ``--secret id=app_env,src=…``.
     """
     args = _shell_args()
-    with tempfile.TemporaryDirectory(prefix="course-build-secrets-") as folder:
-        files = write_throwaway_secrets(Path(folder))
-        return course.build_image(tag, app=LEAKY_APP, dockerfile=FIXED, build_args=args,
-                                  secrets=files)
+    files = build_folders.write_throwaway_secrets(build_folders.fresh_folder(f"{tag}-secrets"))
+    return course.build_image(tag, app=LEAKY_APP, dockerfile=FIXED, build_args=args,
+                              secrets=files)
 
 
 # --- a pip cache mount, timed -----------------------------------------------------------------
@@ -242,8 +217,10 @@ def measure_cache_mount(tag: str = "docker-course/flask-app-04", *,
     """Build ``Dockerfile.multistage`` and ``Dockerfile.cachemount`` (``TAG:pip-plain`` and
     ``TAG:pip-cachemount``), then change the requirements and build both again, ``rounds`` times.
 
-    Everything runs on a temporary copy of the app folder, and every build's requirements
-    file ends with a comment holding the time, so the build cache has never seen it and the
+    Everything runs on a copy of the app folder in the course's state folder
+    (``build_folders.folder(TAG-pip)``, made by a printed ``cp -r`` line and left there), and
+    every build's requirements file (rewritten by a printed ``{ cat …; printf …; } >`` line)
+    ends with a comment holding the time, so the build cache has never seen it and the
     pip step really runs. The first builds (round 0) install the unchanged requirements; the
     cache-mount one goes first and fills the cache mount (it may already hold wheels from
     earlier runs). Each round then adds ``requests`` with its pins to the original file: the
@@ -251,23 +228,20 @@ def measure_cache_mount(tag: str = "docker-course/flask-app-04", *,
     """
     variants = {WITHOUT: (MULTISTAGE, f"{tag}:pip-plain"),
                 WITH: (CACHE_MOUNT, f"{tag}:pip-cachemount")}
-    with tempfile.TemporaryDirectory(prefix="course-pip-cache-mount-") as folder:
-        context = Path(folder)
-        shutil.copytree(course.app_dir(APP), context, dirs_exist_ok=True)
-        requirements = context / CHANGED_FILE
-        original = requirements.read_text(encoding="utf-8")
-        runs: list[PipStepRun] = []
-        for number in range(rounds + 1):
-            stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime())
-            if number == 0:  # the unchanged requirements; the comment makes the step run
-                text = f"{original}# first build of the cache mount experiment, {stamp} UTC\n"
-            else:
-                text = (f"{original}# added for round {number} of the cache mount experiment, "
-                        f"{stamp} UTC\n" + "".join(f"{line}\n" for line in ADDED_REQUIREMENTS))
-            requirements.write_text(text, encoding="utf-8")
-            order = (WITH, WITHOUT) if number % 2 == 0 else (WITHOUT, WITH)
-            runs += [_timed_build(variant, number, context, *variants[variant])
-                     for variant in order]
+    app = course.app_dir(APP)
+    context = build_folders.fresh_copy(app, f"{tag}-pip")
+    runs: list[PipStepRun] = []
+    for number in range(rounds + 1):
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime())
+        if number == 0:  # the unchanged requirements; the comment makes the step run
+            lines = [f"# first build of the cache mount experiment, {stamp} UTC"]
+        else:
+            lines = [f"# added for round {number} of the cache mount experiment, {stamp} UTC",
+                     *ADDED_REQUIREMENTS]
+        build_folders.write_joined(context / CHANGED_FILE, app / CHANGED_FILE, lines)
+        order = (WITH, WITHOUT) if number % 2 == 0 else (WITHOUT, WITH)
+        runs += [_timed_build(variant, number, context, *variants[variant])
+                 for variant in order]
     return CacheMountTrial(changed_file=CHANGED_FILE, added=list(ADDED_REQUIREMENTS),
                            rounds=rounds, runs=runs)
 
@@ -344,29 +318,21 @@ def cache_mount_table(trial: CacheMountTrial) -> pd.DataFrame:
 SEED_APP = "seed"
 
 
-def comment_out_first_line(text: str) -> str:
-    """The Dockerfile with its first line turned into a comment (the seed's one-line fix)."""
-    first, _, rest = text.partition("\n")
-    return f"# {first}\n{rest}" if first and not first.startswith("#") else text
-
-
 @action
 def build_seed(tag: str = "docker-course/seed-04:1.0", *, first_line_fixed: bool = False,
                dockerfile: str = "Dockerfile") -> BuildResult:
     """Build ``data/apps/seed`` as the write-up had it, or with only its first line commented.
 
-    The fix is made in a temporary copy of the folder; the seed's files stay as they are.
+    The fix is made in a copy of the folder in the course's state folder
+    (``build_folders.folder(tag)``, made by a printed ``cp -r`` line and left there), the first
+    line commented out by a printed ``sed -i`` line; the seed's own files stay as they are.
     Raises :class:`~helpers.course.BuildFailed` when BuildKit refuses the Dockerfile.
     """
     if not first_line_fixed:
         return course.build_image(tag, app=SEED_APP, dockerfile=dockerfile)
-    with tempfile.TemporaryDirectory(prefix="course-seed-") as folder:
-        context = Path(folder) / SEED_APP
-        shutil.copytree(course.app_dir(SEED_APP), context)
-        path = context / dockerfile
-        path.write_text(comment_out_first_line(path.read_text(encoding="utf-8")),
-                        encoding="utf-8")
-        return course.build_image(tag, context=context, dockerfile=dockerfile)
+    context = build_folders.fresh_copy(course.app_dir(SEED_APP), tag)
+    build_folders.comment_out_first_line(context / dockerfile)
+    return course.build_image(tag, context=context, dockerfile=dockerfile)
 
 
 ARG_DOCKERFILE = "Dockerfile.arg"  # a token passed as a build argument

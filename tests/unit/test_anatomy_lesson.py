@@ -8,7 +8,7 @@ import pytest
 from anatomy_builders import demo_image, legacy_archive
 from matplotlib.figure import Figure
 
-from helpers import codec
+from helpers import build_folders, codec
 from helpers.anatomy import ImageAnatomy, analyse_image
 from helpers.anatomy import charts as anatomy_charts
 from helpers.anatomy.model import SecretHit
@@ -79,14 +79,14 @@ def test_charts_label_their_units(demo: ImageAnatomy) -> None:
 
 def test_the_throwaway_secrets_look_real_to_the_scanner() -> None:
     scanner = ContentScanner()
-    key = lesson.throwaway_key().encode()
-    env = lesson.throwaway_env().encode()
+    key = build_folders.throwaway_key().encode()
+    env = build_folders.throwaway_env().encode()
     assert key.startswith(b"-----BEGIN OPENSSH PRIVATE KEY-----\n")
     assert scanner.wants("src/id_rsa", len(key)) and scanner.wants("src/.env", len(env))
     assert SecretHit("src/id_rsa", "private-key", "private key material") \
         in scanner.scan("src/id_rsa", key)
     assert [hit.kind for hit in scanner.scan("src/.env", env)] == ["env-file"]
-    assert lesson.throwaway_key() != lesson.throwaway_key()  # fresh every build
+    assert build_folders.throwaway_key() != build_folders.throwaway_key()  # fresh every build
 
 
 def test_binary_files_are_skipped_quickly_but_named_ones_are_not() -> None:

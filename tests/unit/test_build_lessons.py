@@ -4,7 +4,6 @@ pip's own account of a build, the cache-mount trial, and secret counts leaky vs 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 from anatomy_builders import Image, directory, file, layer_tar, legacy_archive, step, whiteout
@@ -69,19 +68,6 @@ def test_the_step_chart_labels_time_and_marks_cached_steps() -> None:
     assert shown.count("CACHED") == 2 and "0.03 s" in shown
     assert figure.legends[0].get_texts()[0].get_text() == "ran"
     figure.canvas.draw()
-
-
-def test_an_edited_copy_leaves_the_app_folder_alone(tmp_path: Path) -> None:
-    app = tmp_path / "app"
-    app.mkdir()
-    (app / "app.py").write_text("print('hi')", encoding="utf-8")  # no final newline
-    (app / "requirements.txt").write_text("flask\n", encoding="utf-8")
-    copy = course.edited_copy(app, tmp_path / "copy", "app.py", "# edited")
-    assert (copy / "app.py").read_text(encoding="utf-8") == "print('hi')\n# edited\n"
-    assert (copy / "requirements.txt").read_text(encoding="utf-8") == "flask\n"
-    assert (app / "app.py").read_text(encoding="utf-8") == "print('hi')"
-    with pytest.raises(CourseError, match=r"no file missing\.py"):
-        course.edited_copy(app, tmp_path / "again", "missing.py", "# edited")
 
 
 # pip 23's output as BuildKit logged it in the course's experiment (progress bars included)

@@ -4,12 +4,13 @@ pure helpers that show the seed's mistakes."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import yaml
 
-from helpers import course, settings
-from helpers.lessons import anatomy, registry
+from helpers import build_folders, course, settings
 from helpers.lessons import compose as lesson
+from helpers.lessons import registry
 
 FLASK = settings.APPS_DIR / "flask-app"
 SEED = settings.APPS_DIR / "seed"
@@ -72,9 +73,12 @@ def test_seed_dockerfile_keeps_its_mistakes() -> None:
     assert "EXPOSE 5000" in corrected and "gunicorn" in corrected
 
 
-def test_comment_out_first_line() -> None:
-    assert anatomy.comment_out_first_line("Builder stage\nFROM x\n") == "# Builder stage\nFROM x\n"
-    assert anatomy.comment_out_first_line("# ok\nFROM x\n") == "# ok\nFROM x\n"
+def test_comment_out_first_line(tmp_path: Path) -> None:
+    for text, wanted in (("Builder stage\nFROM x\n", "# Builder stage\nFROM x\n"),
+                         ("# ok\nFROM x\n", "# ok\nFROM x\n")):
+        (tmp_path / "Dockerfile").write_text(text, encoding="utf-8")
+        build_folders.comment_out_first_line(tmp_path / "Dockerfile")
+        assert (tmp_path / "Dockerfile").read_text(encoding="utf-8") == wanted
 
 
 def test_seed_compose_file_keeps_its_mistakes_and_the_override_holds_the_plumbing() -> None:
