@@ -366,14 +366,12 @@ def container_diff(name: str) -> pd.DataFrame:
 
 @action
 def leftovers() -> pd.DataFrame:
-    """Containers, volumes and networks the course made that still exist (should be none)."""
-    from .engine import client as engine_client
+    """Containers, volumes and networks the course made that still exist (should be none).
 
-    engine = engine_client.client()
-    wanted = labels.filters()
+    Columns: ``kind`` ("container", "volume", "network") and ``name``.
+    """
+    from .engine.cleanup import leftovers as course_objects
+
     journal.record(f"docker ps -a --filter label={labels.COURSE_KEY}")
-    rows = ([{"kind": "container", "name": c.name} for c in
-             engine.containers.list(all=True, filters=wanted)]
-            + [{"kind": "volume", "name": v.name} for v in engine.volumes.list(filters=wanted)]
-            + [{"kind": "network", "name": n.name} for n in engine.networks.list(filters=wanted)])
+    rows = [{"kind": kind, "name": name} for kind, name in course_objects()]
     return pd.DataFrame(rows, columns=["kind", "name"])

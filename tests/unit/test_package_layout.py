@@ -228,3 +228,18 @@ def test_lower_modules_do_not_import_the_ones_above(module: str) -> None:
     above = ("helpers.session", "helpers.lessons", "helpers.course", "helpers.cli")
     graph = import_graph(module_level_only=False)
     assert not {t for t in graph[module] if t.startswith(above)}, graph[module]
+
+
+def test_only_the_engine_package_uses_the_sdk_client() -> None:
+    """Outside helpers/engine/ nobody reaches through the SDK client (``client().…``, the
+    low-level ``.api``, an SDK collection such as ``engine.containers.list``): a lesson asks an
+    engine function instead."""
+    import re
+
+    pattern = re.compile(r"client\(\)\.|\.api\.|"
+                         r"\bengine\.(containers|images|volumes|networks)\.(list|get|run|create)\(")
+    found = [f"{module}:{number}: {line.strip()}" for module, path in MODULES.items()
+             if module != ENGINE and not module.startswith(ENGINE + ".")
+             for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+             if pattern.search(line)]
+    assert not found, "\n".join(found)
