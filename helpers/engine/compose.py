@@ -944,8 +944,11 @@ def watch_sync(proj: Project, service: str, source: Path, target: str, text: str
     read ``target`` in the container until it holds the new text; then stop ``watch``.
 
     ``watch`` is stopped with SIGINT (what Ctrl+C sends), as in a terminal. The container's
-    copy is read with ``exec -T SERVICE cat TARGET``. Raises :class:`CourseError` when
-    ``watch`` exits or does not say "Watch enabled" within ``timeout`` seconds.
+    copy is read with ``exec -T SERVICE cat TARGET``. Printed, in order: ``… watch --no-up
+    SERVICE &`` (a background job of the terminal), ``echo TEXT > SOURCE``, ``… exec -T SERVICE
+    cat TARGET`` and ``kill -INT $!`` (``$!``: that background job). Raises
+    :class:`CourseError` when ``watch`` exits or does not say "Watch enabled" within
+    ``timeout`` seconds.
     """
     import signal
     import threading
@@ -975,7 +978,7 @@ def watch_sync(proj: Project, service: str, source: Path, target: str, text: str
         before = copy()
         source.write_text(text, encoding="utf-8")
         saved = time.monotonic()
-        journal.record(f"echo {shlex.quote(text.rstrip())} > {source}")
+        journal.record(f"echo {shlex.quote(text.rstrip())} > {shlex.quote(str(source))}")
         after, seconds = before, None
         while time.monotonic() - saved < timeout:
             after = copy()
@@ -987,6 +990,7 @@ def watch_sync(proj: Project, service: str, source: Path, target: str, text: str
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGINT)
+        journal.record("kill -INT $!")  # the terminal's last background job: watch
         try:
             process.wait(timeout=15)
         except subprocess.TimeoutExpired:

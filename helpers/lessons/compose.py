@@ -8,6 +8,7 @@ model of the project (``docker compose config --format json``), never a re-readi
 
 from __future__ import annotations
 
+import base64
 import os
 import re
 import secrets
@@ -45,6 +46,8 @@ STATE_COLOURS = {"created": "#94a3b8", "starting": "#f59e0b", "healthy": "#16a34
 
 
 # --- files: secrets, the env file, the course's override (all in the state folder) ----------
+# Each file is written here and printed as the shell line that writes the same, so the compose
+# lines after it work when a learner types the printed lines in order, on any machine.
 
 def project_folder(project: str) -> Path:
     """The course's files of Compose project ``project``, in the state folder (never in data/).
@@ -55,12 +58,48 @@ def project_folder(project: str) -> Path:
     return settings.state_dir() / "compose" / project
 
 
+def make_folder(path: Path, *, private: bool = False) -> None:
+    """Make ``path`` and its parents unless they exist; printed ``mkdir -p [-m 700] PATH``.
+
+    ``private``: a folder this call makes gets mode 0700 (its parents the usual mode); an
+    existing folder keeps its mode, as ``mkdir -p -m 700`` leaves it.
+    """
+    made = not path.is_dir()
+    path.mkdir(parents=True, exist_ok=True)
+    if private and made:
+        os.chmod(path, 0o700)
+    journal.record(f"mkdir -p {'-m 700 ' if private else ''}{shlex.quote(str(path))}")
+
+
+HEREDOC_END = "EOF"
+
+
+def heredoc(path: Path, text: str) -> str:
+    """The shell line that writes ``text`` into ``path``: ``cat > PATH <<'EOF'``, the text,
+    ``EOF``. The quoted delimiter keeps ``$`` and backquotes as they are.
+
+    Raises :class:`ValueError` when ``text`` does not end with a newline or holds a line
+    ``EOF`` (a here-document cannot write either).
+    """
+    if not text.endswith("\n") or HEREDOC_END in text.splitlines():
+        raise ValueError(f"a here-document cannot write this text into {path}")
+    return f"cat > {shlex.quote(str(path))} <<'{HEREDOC_END}'\n{text}{HEREDOC_END}"
+
+
+def write_file(path: Path, text: str) -> None:
+    """Write ``text`` (UTF-8) into ``path``, printed as :func:`heredoc`'s line."""
+    line = heredoc(path, text)
+    path.write_text(text, encoding="utf-8")
+    journal.record(line)
+
+
 def secret_files(model: dict) -> list[Path]:
     """The files behind the model's file secrets (``secrets: NAME: file: PATH``).
 
     ``model`` is Compose's project model (:func:`helpers.engine.compose.config`), where the
     paths are resolved already; relative ones (as :func:`~helpers.engine.compose.
-    repository_relative` leaves them) start at the repository root.
+    repository_relative` leaves them) start at the repository root. The course's override
+    document (:func:`course_override`) has the same shape.
     """
     found: list[Path] = []
     for entry in (model.get("secrets") or {}).values():
@@ -70,33 +109,52 @@ def secret_files(model: dict) -> list[Path]:
     return found
 
 
-def ensure_secrets(model: dict) -> list[Path]:
-    """Write a random password into every secret file of the model that does not exist yet.
+PASSWORD_BYTES = 24  # random bytes of a password: 32 characters of base64
 
-    Returns the files written. Existing files are kept: a database volume remembers the
-    passwords it was initialised with. The folder is private to you (0700); the files are
-    readable (0644) because Compose bind-mounts them into containers that run as non-root
-    users. Nothing is printed.
+
+def password_line(path: Path) -> str:
+    """``test -s FILE || openssl rand -base64 24 > FILE``: a random password, unless the file
+    has one already."""
+    quoted = shlex.quote(str(path))
+    return f"test -s {quoted} || openssl rand -base64 {PASSWORD_BYTES} > {quoted}"
+
+
+def ensure_secrets(model: dict) -> list[Path]:
+    """A random password in every secret file of the model that is missing or empty.
+
+    Returns the files written. Files with a password are kept: a database volume remembers
+    the passwords it was initialised with. The passwords are never printed; the lines are:
+    ``mkdir -p -m 700 FOLDER`` (private to you), one :func:`password_line` per file (what
+    ``openssl rand -base64 24`` prints: 24 random bytes in base64 and a newline), and
+    ``chmod 644 FILE…``: readable, because Compose bind-mounts them into containers that run
+    as non-root users. Nothing is printed for a model without file secrets.
     """
+    files = secret_files(model)
     written = []
-    for path in secret_files(model):
-        if path.is_file():
-            continue
-        path.parent.mkdir(parents=True, exist_ok=True)
-        os.chmod(path.parent, 0o700)
-        path.write_text(secrets.token_urlsafe(24), encoding="utf-8")
-        os.chmod(path, 0o644)
-        written.append(path)
+    for folder in dict.fromkeys(path.parent for path in files):
+        make_folder(folder, private=True)
+    for path in files:
+        if not (path.is_file() and path.stat().st_size > 0):
+            path.write_bytes(base64.b64encode(secrets.token_bytes(PASSWORD_BYTES)) + b"\n")
+            written.append(path)
+        journal.record(password_line(path))
+    if files:
+        for path in files:
+            os.chmod(path, 0o644)
+        journal.record("chmod 644 " + " ".join(shlex.quote(str(path)) for path in files))
     return written
 
 
-def write_env_file(path: Path, values: dict[str, str], project: str) -> None:
+def env_file_text(values: dict[str, str], project: str) -> str:
     """The project's env file: a comment header, then one ``KEY=value`` line per setting."""
-    header = (f"# Settings of Compose project {project}, written by the course. Not secret: the\n"
-              "# passwords are Compose secrets in secrets/ next to this file. See .env.example\n"
-              "# in data/apps/two-tier for each line.\n")
-    path.write_text(header + "".join(f"{key}={value}\n" for key, value in values.items()),
-                    encoding="utf-8")
+    header = (f"# Settings of Compose project {project}, none of them secret (the passwords\n"
+              "# are files in secrets/). data/apps/two-tier/.env.example explains each line.\n")
+    return header + "".join(f"{key}={value}\n" for key, value in values.items())
+
+
+def write_env_file(path: Path, values: dict[str, str], project: str) -> None:
+    """Write :func:`env_file_text` into ``path`` (printed as a here-document)."""
+    write_file(path, env_file_text(values, project))
 
 
 def course_override(model: dict, folder: Path, images: dict[str, str],
@@ -143,7 +201,8 @@ def course_override(model: dict, folder: Path, images: dict[str, str],
 
 
 class _OverrideDumper(yaml.SafeDumper):
-    """Quotes every string a YAML 1.2 reader (Compose) could take for a number or a boolean."""
+    """Quotes every string a YAML 1.2 reader (Compose) could take for a number or a boolean,
+    and writes a mapping of plain values on one line (``{key: value, …}``)."""
 
 
 _LOOKS_TYPED = re.compile(r"[-+.0-9][-+.0-9_:eExXoObB]*|true|false|yes|no|on|off|null|~",
@@ -155,17 +214,30 @@ def _represent_text(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
     return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
 
 
+def _represent_mapping(dumper: yaml.SafeDumper, value: dict) -> yaml.Node:
+    flat = bool(value) and not any(isinstance(item, (dict, list)) for item in value.values())
+    return dumper.represent_mapping("tag:yaml.org,2002:map", value, flow_style=flat)
+
+
 _OverrideDumper.add_representer(str, _represent_text)
+_OverrideDumper.add_representer(dict, _represent_mapping)
+
+
+def override_text(document: dict, project: str) -> str:
+    """:func:`course_override`'s document as YAML, with a header that says what it is.
+
+    Mappings of plain values (labels, a secret's file) are written on one line each
+    (``labels: {io.docker-course.managed: "true", …}``), so the file stays short to read.
+    """
+    header = (f"# The course's plumbing for Compose project {project}: its labels (so its\n"
+              "# cleanup finds everything), this engine's images, the passwords' files. Listed\n"
+              "# after your files (-f compose.yaml -f course.override.yaml), it adds to them.\n")
+    return header + yaml.dump(document, Dumper=_OverrideDumper, sort_keys=False, width=1000)
 
 
 def write_override(path: Path, document: dict, project: str) -> None:
-    """Write :func:`course_override`'s document with a header that says what it is."""
-    header = (f"# The course's plumbing for Compose project {project}, written by the course: its\n"
-              "# labels (so its cleanup finds everything), the images this engine has, the\n"
-              "# passwords' files. Not part of the compose file you copy; listed after it\n"
-              "# (-f compose.yaml -f course.override.yaml), its keys override or add.\n")
-    path.write_text(header + yaml.dump(document, Dumper=_OverrideDumper, sort_keys=False),
-                    encoding="utf-8")
+    """Write :func:`override_text` into ``path`` (printed as a here-document)."""
+    write_file(path, override_text(document, project))
 
 
 # --- the stack ------------------------------------------------------------------------------
@@ -230,7 +302,10 @@ def prepare(app_image: str = DEFAULT_APP_IMAGE, *, project: str | None = None,
     The env file, the course's override file (labels, this engine's images, the secrets'
     paths: :func:`course_override`) and the passwords are written to
     :func:`project_folder`, in the state folder; the compose files themselves stay as a
-    learner would copy them.
+    learner would copy them. Each file is printed as the line that makes it (``mkdir -p``, a
+    ``cat > FILE <<'EOF'`` here-document, :func:`ensure_secrets`' lines; never a password),
+    in the order they ran, between the two ``config`` lines, so the printed lines work when
+    typed in order on another machine.
 
     ``port=None`` prefers 5000 and takes a free one if 5000 is busy (and says so); ``port=0``
     takes any free port; any other number is used as asked (``up`` refuses it if taken).
@@ -264,22 +339,20 @@ def prepare(app_image: str = DEFAULT_APP_IMAGE, *, project: str | None = None,
               "MYSQL_DATABASE": DATABASE, "MYSQL_USER": DATABASE_USER,
               "COURSE_NOTEBOOK": notebook}
     folder = project_folder(name)
-    folder.mkdir(parents=True, exist_ok=True)
+    make_folder(folder)
     env_file = folder / f"{name}.env"
     write_env_file(env_file, values, name)
     learner_model = engine.config(engine.project(name, files, env_file))
     override = folder / "course.override.yaml"
     swaps = {catalog.get("database").official: database.reference, DEFAULT_APP_IMAGE: app_image}
-    write_override(override, course_override(learner_model, folder, swaps, notebook), name)
+    plumbing = course_override(learner_model, folder, swaps, notebook)
+    write_override(override, plumbing, name)
+    ensure_secrets(plumbing)  # every file secret of the project is one of the override's
     proj = engine.project(name, [*files, override], env_file)
     model = engine.repository_relative(engine.config(proj))
-    created = ensure_secrets(model)
     note = "; ".join(notes)
     if note:
         display.note(note[0].upper() + note[1:] + ".", kind="warn")
-    if created:
-        journal.record(f"mkdir -p {created[0].parent} && "
-                       + " && ".join(f"openssl rand -base64 24 > {p}" for p in created))
     return Stack(project=name, compose=proj.label, files=list(proj.files),
                  env_file=str(proj.env_file), settings=values, app_port=chosen,
                  services=engine.service_order(model),
@@ -651,17 +724,19 @@ def watch_demo(text: str = "version 2\n", timeout: float = 30) -> WatchDemo:
     The demo runs on a copy of the folder in the state folder (the repository's file is never
     edited), under the course's override (labels); afterwards ``down -v --rmi local`` removes
     the containers, network and the image Compose built, whether the sync worked or not.
+    The copy is printed as ``mkdir -p COPY && cp -r ../data/apps/watch-demo/. COPY`` (the
+    folder's files over those of an earlier copy), the override as a here-document.
     Raises :class:`CourseError` when the build, ``up`` or ``watch`` fails.
     """
     notebook = labels.current_notebook()
     name = f"course-{notebook}-watch"
     folder = project_folder(name)
     work = folder / "watch-demo"
-    if work.exists():
-        shutil.rmtree(work)
-    folder.mkdir(parents=True, exist_ok=True)
-    shutil.copytree(WATCH_FOLDER, work)
-    journal.record(f"cp -r {engine.shown_path(WATCH_FOLDER)} {work}")
+    work.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(WATCH_FOLDER, work, dirs_exist_ok=True)
+    journal.record(f"mkdir -p {shlex.quote(str(work))} && "
+                   f"cp -r {shlex.quote(engine.shown_path(WATCH_FOLDER))}/. "
+                   f"{shlex.quote(str(work))}")
     model = engine.config(engine.project(name, [work / "compose.yaml"]))
     override = folder / "course.override.yaml"
     write_override(override, course_override(model, folder, {}, notebook), name)

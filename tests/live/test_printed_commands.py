@@ -22,7 +22,9 @@ is run, not only docker and curl: the others (``echo … >``, ``mkdir``, ``sha25
 state the next docker line needs, as they do for the learner. Lines that cannot succeed
 standalone are in EXCEPTIONS below, with the reason; a line whose failure is the lesson must
 fail when typed too. Every exception must still match a printed line. A readiness check the
-helper repeated until the service answered (RETRIED) is typed again for up to a minute.
+helper repeated until the service answered (RETRIED) is typed again for up to a minute. A line
+ending in ``&`` (``docker compose watch``) is a background job of the terminal, and ``kill -INT
+$!`` signals that job, as bash does when the learner types them in one terminal (``Jobs``).
 
 The machine the recording was made on is translated, never the command: its checkout folder
 (``/…/data/apps/…``) becomes this checkout, and its course cache folder (``/…/docker-course/``
@@ -42,6 +44,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import time
 from collections import Counter
@@ -74,15 +77,6 @@ NOTEBOOKS = [f"{n:02d}" for n in range(1, 11)]
 #                       (stale, like any entry matching no line, once that notebook has none).
 # The first entry that matches a line applies.
 EXCEPTIONS: dict[str, tuple[str, str]] = {
-    # known bugs, reported to the notebooks' authors (08 is being reworked); first, so that a
-    # line of a bug is never taken for one that fails on purpose
-    r"^08!?: ((docker compose .* |cat )(-f |--env-file )?data/|.*/docker-course/state/compose/)": (
-        "bug", "paths relative to the repository root (the terminal is in notebooks/), or files "
-               "the helper wrote into the course's state folder without printing how"),
-    r"^08: (curl (-X POST )?http://127\.0\.0\.1:5000/|docker inspect .* course-08-app-1$)": (
-        "after-bug", "needs the compose project that the lines above would have started"),
-    r"^08: docker (rm -f course-08-|network rm course-08_|volume rm course-08)": (
-        "after-bug", "removes what the compose project above would have made"),
     # not docker or curl, or not run by the helper either
     r"^\d\d!?: python -m helpers ": (
         "skip", "the course's own command line (python -m helpers), tested with the CLI"),
@@ -119,12 +113,13 @@ EXCEPTIONS: dict[str, tuple[str, str]] = {
         "skip", "the anonymous volume's name is a random id the engine picks each run"),
     r"^07: curl http://127\.0\.0\.1:(?!8088/|5000/)\d+/$": (
         "skip", "the host port the engine picked at random for `-p 127.0.0.1::8080`"),
-    r"^0[48]: docker events --since \d+ --until \d+ ": (
-        "skip", "a time window of the recorded run"),
 }
 
 RETRIED = re.compile(r"^curl |mysqladmin .* ping|^docker logs .* \| grep ")  # the helper waited
 RETRY_SECONDS = 60
+BACKGROUND = re.compile(r"\s&$")  # a job the terminal runs in the background (compose watch)
+KILL_LAST_JOB = re.compile(r"^kill(?: -(?P<signal>[A-Z]+))? \$!$")  # `$!`: that job
+JOB_SECONDS = 3  # a background job must still run (or have ended well) this long after it began
 
 
 # --- the printed lines (pure) ------------------------------------------------------------------
@@ -380,6 +375,52 @@ def type_line(line: str, cwd: Path, env: dict[str, str], *,
         time.sleep(1)
 
 
+class Jobs:
+    """The background jobs of the terminal: a line ending in ``&`` starts one (its output goes
+    to a file), ``kill [-SIGNAL] $!`` signals the last one, as bash does for the learner (one
+    bash per line cannot: ``$!`` is the state of one shell); jobs still running when the
+    notebook's lines are done get SIGINT (Ctrl+C), then SIGKILL."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.started: list[subprocess.Popen] = []
+
+    def start(self, line: str, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
+        """Start ``line`` without its ``&``; after JOB_SECONDS, exit status 0 while it runs."""
+        log = self.folder / f"job-{len(self.started) + 1}.log"
+        with log.open("w", encoding="utf-8") as out:
+            job = subprocess.Popen(["nsenter", f"--net={NETNS_PATH}", "bash", "-c",
+                                    BACKGROUND.sub("", line)], cwd=cwd, env=env,
+                                   stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                                   start_new_session=True)
+        self.started.append(job)
+        try:
+            code = job.wait(JOB_SECONDS)
+        except subprocess.TimeoutExpired:
+            code = 0
+        return subprocess.CompletedProcess(line, code, log.read_text(errors="replace"), "")
+
+    def kill_last(self, line: str, found: re.Match) -> subprocess.CompletedProcess:
+        """``kill -SIGNAL $!``: fails, as bash's does, when there is no job or it has ended."""
+        if not self.started or self.started[-1].poll() is not None:
+            return subprocess.CompletedProcess(line, 1, "", "kill: no such job running")
+        job = self.started[-1]
+        os.kill(job.pid, getattr(signal, f"SIG{found['signal'] or 'TERM'}"))
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            job.wait(15)
+        return subprocess.CompletedProcess(line, 0, "", "")
+
+    def stop(self) -> None:
+        for job in self.started:
+            for how in (signal.SIGINT, signal.SIGKILL):
+                if job.poll() is not None:
+                    break
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(job.pid, how)
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    job.wait(15)
+
+
 # --- the tests -----------------------------------------------------------------------------------
 
 def test_every_exception_matches_a_printed_line():
@@ -408,6 +449,7 @@ def test_printed_lines_work_when_typed(notebook, private, tmp_path):
     client = private.engine()
     before = snapshot(client)
     problems, counts, started = [], Counter(), time.monotonic()
+    jobs = Jobs(tmp_path)
     try:
         for line in lines:
             found = exception_for(line)
@@ -416,7 +458,12 @@ def test_printed_lines_work_when_typed(notebook, private, tmp_path):
                 counts[f"{kind} not run ({found[1]})"] += 1
                 continue
             typed = translated(line.cli, cache)
-            done = type_line(typed, cwd, env, retry=not found and bool(RETRIED.search(typed)))
+            if BACKGROUND.search(typed):
+                done = jobs.start(typed, cwd, env)
+            elif kill := KILL_LAST_JOB.match(typed):
+                done = jobs.kill_last(typed, kill)
+            else:
+                done = type_line(typed, cwd, env, retry=not found and bool(RETRIED.search(typed)))
             counts[f"{kind} run" + (", failing on purpose" if found else "")] += 1
             output = (done.stdout + done.stderr).strip()[-600:]
             if found:
@@ -426,6 +473,7 @@ def test_printed_lines_work_when_typed(notebook, private, tmp_path):
             elif done.returncode != 0:
                 problems.append(f"`{typed}` exited {done.returncode}:\n{output}")
     finally:
+        jobs.stop()
         left = remove_new(client, before)
     seconds = time.monotonic() - started
     print(f"\nnotebook {notebook}: {len(lines)} lines printed, {dict(sorted(counts.items()))}, "

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import base64
 import stat
+import subprocess
+from pathlib import Path
 
+import pytest
 import yaml
 
-from helpers import labels, settings
+from helpers import journal, labels, settings
 from helpers.lessons import compose as lesson
 
 FOLDER = settings.APPS_DIR / "two-tier"
@@ -89,7 +93,9 @@ LEARNER_MODEL = {
 }
 
 
-def test_the_course_override_labels_everything_swaps_images_and_moves_secrets(tmp_path) -> None:
+def test_the_course_override_labels_everything_swaps_images_and_moves_secrets(
+        tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("COURSE_STATE_DIR", str(tmp_path / "state"))  # its journal
     swaps = {"mysql:8.4": "docker-course/mariadb-standin:10.11",
              "docker-course/flask-app:1.0": "docker-course/flask-app:1.0"}
     document = lesson.course_override(LEARNER_MODEL, tmp_path, swaps, "08")
@@ -136,7 +142,9 @@ def _model(folder) -> dict:
                         "c": {"name": "p_c", "environment": "TOKEN"}}}
 
 
-def test_secrets_are_generated_once_private_and_readable_by_containers(tmp_path) -> None:
+def test_secrets_are_generated_once_private_and_readable_by_containers(tmp_path,
+                                                                      monkeypatch) -> None:
+    monkeypatch.setenv("COURSE_STATE_DIR", str(tmp_path / "state"))  # its journal
     model = _model(tmp_path)
     written = lesson.ensure_secrets(model)
     assert sorted(p.name for p in written) == ["a.txt", "b.txt"]
@@ -204,3 +212,92 @@ def test_services_table_shows_compose_s_own_model() -> None:
     assert table.loc["app", "secrets"] == "db_password" and table.loc["db", "secrets"] == "–"
     assert table.loc["db", "restart"] == "unless-stopped"
     assert "model" not in repr(stack._repr_html_())  # the model stays out of the summary
+
+
+# --- the printed lines make the same files ----------------------------------------------------
+
+def _typed(lines: list[str], here: Path, there: Path) -> None:
+    """Type ``lines`` with bash, the state folder ``here`` of the Python run made ``there``."""
+    for line in lines:
+        done = subprocess.run(["bash", "-c", line.replace(str(here), str(there))],
+                              capture_output=True, text=True, check=False)
+        assert done.returncode == 0, f"{line}: {done.stderr}"
+
+
+def _project_files(monkeypatch, here: Path) -> list[str]:
+    """What prepare writes for a two-tier project (its engine calls left out), in its order;
+    the lines it printed."""
+    monkeypatch.setenv("COURSE_STATE_DIR", str(here))
+    folder = lesson.project_folder("course-08")
+    model = {**LEARNER_MODEL, "secrets": {
+        "db_password": {"name": "course-08_db_password", "file": "/x/.secrets/p.txt"},
+        "db_root_password": {"name": "course-08_db_root_password", "file": "/x/.secrets/r.txt"}}}
+    with journal.capture() as captured:
+        lesson.make_folder(folder)
+        lesson.write_env_file(folder / "course-08.env", {"APP_PORT": "5000", "ODD": "$x 'q'"},
+                              "course-08")
+        document = lesson.course_override(model, folder, {"mysql:8.4": "db:1"}, "08")
+        lesson.write_override(folder / "course.override.yaml", document, "course-08")
+        lesson.ensure_secrets(document)
+    return [command.cli for command in captured]
+
+
+def _contents(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*"))
+            if p.is_file()}
+
+
+def test_the_printed_lines_make_the_project_s_files_and_never_show_a_password(
+        monkeypatch, tmp_path) -> None:
+    here, there = tmp_path / "python state", tmp_path / "typed state"  # spaces: quoted
+    lines = _project_files(monkeypatch, here)
+    assert lines[0].startswith("mkdir -p ") and lines[1].startswith("cat > ")
+    _typed(lines, here, there)
+    made, typed = here / "compose" / "course-08", there / "compose" / "course-08"
+    python_files, typed_files = _contents(made), _contents(typed)
+    assert sorted(python_files) == sorted(typed_files) == [
+        "course-08.env", "course.override.yaml", "secrets/db_password.txt",
+        "secrets/db_root_password.txt"]
+    for name in ("course-08.env", "course.override.yaml"):  # the override names its folder
+        assert python_files[name].replace(bytes(here), bytes(there)) == typed_files[name], name
+    assert "ODD=$x 'q'\n" in python_files["course-08.env"].decode()
+    for folder, files in ((made, python_files), (typed, typed_files)):
+        assert stat.S_IMODE((folder / "secrets").stat().st_mode) == 0o700
+        for name in ("secrets/db_password.txt", "secrets/db_root_password.txt"):
+            password = files[name]  # what `openssl rand -base64 24` prints
+            assert len(password) == 33 and password.endswith(b"\n")
+            assert len(base64.b64decode(password)) == lesson.PASSWORD_BYTES
+            assert password.decode().strip() not in "\n".join(lines)
+            assert stat.S_IMODE((folder / name).stat().st_mode) == 0o644
+    assert python_files["secrets/db_password.txt"] != typed_files["secrets/db_password.txt"]
+
+
+def test_the_lines_are_the_same_on_every_run_and_keep_the_passwords(monkeypatch,
+                                                                    tmp_path) -> None:
+    here, there = tmp_path / "python", tmp_path / "typed"
+    first = _project_files(monkeypatch, here)
+    _typed(first, here, there)
+    kept = _contents(here / "compose" / "course-08"), _contents(there / "compose" / "course-08")
+    again = _project_files(monkeypatch, here)
+    _typed(again, here, there)
+    assert again == first  # printed whatever the state folder holds
+    assert _contents(here / "compose" / "course-08") == kept[0]  # a volume remembers them
+    assert _contents(there / "compose" / "course-08") == kept[1]
+
+
+def test_a_here_document_refuses_what_it_cannot_write(tmp_path) -> None:
+    assert lesson.heredoc(tmp_path / "f", "a\n") == f"cat > {tmp_path}/f <<'EOF'\na\nEOF"
+    for text in ("no newline at the end", "a\nEOF\nb\n"):
+        with pytest.raises(ValueError):
+            lesson.heredoc(tmp_path / "f", text)
+
+
+def test_the_override_reads_short_and_the_same_as_its_document(tmp_path) -> None:
+    document = lesson.course_override(LEARNER_MODEL, tmp_path, {"mysql:8.4": "db:1"}, "08")
+    text = lesson.override_text(document, "course-08")
+    assert yaml.safe_load(text) == document
+    lines = text.splitlines()
+    assert lines[lines.index("  app:") + 1] == (
+        '    labels: {io.docker-course.managed: "true", io.docker-course.notebook: "08"}')
+    assert f"  db_password: {{file: {tmp_path}/secrets/db_password.txt}}" in lines
+    assert len(lines) <= 20
