@@ -6,7 +6,7 @@ from collections.abc import Mapping
 
 from ...engine import state
 from ..registry import Verdict, register
-from ._common import _http_status, _missing, _task
+from ._common import _http_status, _loopback_problem, _missing, _task
 
 WEB_COMMAND = "httpd -f -p 8080"
 
@@ -74,25 +74,10 @@ def publish_loopback(names: Mapping[str, str]) -> Verdict:
     if found.status != "running":
         return task.verdict(False, f"{name} is {found.status}, not running.",
                             f"`docker logs {name}` says why; `docker rm -f {name}`, then `{run}`.")
-    bindings = found.ports.get("8080/tcp") or []
-    if not bindings:
-        elsewhere = [p for p, b in found.ports.items() if b]
-        where = f" (it publishes {', '.join(elsewhere)})" if elsewhere else ""
-        return task.verdict(False, f"{name} does not publish its port 8080{where}.",
-                            f"`-p 127.0.0.1:{port}:8080` (host address:host port:container "
-                            f"port): `docker rm -f {name}`, then `{run}`.")
-    addresses = sorted({ip for ip, _ in bindings})
-    if any(ip not in ("127.0.0.1",) for ip in addresses):
-        shown = ", ".join(ip or "0.0.0.0" for ip in addresses)
-        return task.verdict(False, f"{name} publishes 8080 on {shown}: every interface, so "
-                                   "other machines may connect.",
-                            f"put the address first: `-p 127.0.0.1:{port}:8080` "
-                            f"(`docker rm -f {name}` first).")
-    host_ports = sorted({p for _, p in bindings})
-    if host_ports != [str(port)]:
-        return task.verdict(False, f"{name} publishes 8080 on host port "
-                                   f"{', '.join(host_ports)}, not {port}.",
-                            f"`docker rm -f {name}`, then `{run}`.")
+    problem = _loopback_problem(task.id, found, 8080, str(port),
+                                f"`docker rm -f {name}`, then `{run}`.")
+    if problem is not None:
+        return problem
     status = _http_status(str(port))
     if status is None:
         return task.verdict(False, f"nothing answers HTTP on 127.0.0.1:{port}.",
