@@ -25,14 +25,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-import docker.errors
-
 from .. import journal, labels, settings
 from ..display import FactsView
 from ..errors import BuildFailed, CourseError, EngineUnavailable, tail
 from ..progress import Progress
 from . import buildnet, failures, ownership
 from .client import client, docker_cli_env
+from .sdk import docker
 
 # "[builder 2/5] RUN pip install …", "[3/4] COPY app.py .", "[stage-1 1/3] FROM …"
 STEP_NAME = re.compile(r"^\[(?:(?P<stage>[^\]\s]+) )?(?P<index>\d+)/(?P<total>\d+)\] (?P<text>.*)$",

@@ -26,10 +26,9 @@ import socket
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-import docker.errors
-
 from .. import catalog, labels
 from .client import client, docker_config_dir, endpoint
+from .sdk import docker
 
 DEFAULT_INDEX = ("pypi.org", 443)
 PROXY_VARIABLES = ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy")

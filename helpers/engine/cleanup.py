@@ -11,12 +11,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import docker.errors
-
 from .. import journal, labels
 from ..errors import CourseError
 from . import ownership
 from .client import client
+from .sdk import docker
 
 BASE_NOTEBOOK = "base"  # stand-in base images: slow to make, kept unless asked
 BUILD_WINDOW = 1800  # seconds: the longest a course build may run (build.build's timeout)

@@ -9,12 +9,6 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-import docker
-import docker.errors
-import docker.tls
-import docker.utils
-import requests.exceptions
-
 from ..display import FactsView
 from ..errors import EngineUnavailable
 from . import failures
@@ -26,6 +20,7 @@ from .endpoint import docker_config_dir as docker_config_dir
 from .endpoint import endpoint as endpoint
 from .endpoint import is_remote as is_remote
 from .failures import guard, unavailable
+from .sdk import docker, requests
 
 CONNECT_TIMEOUT = 120  # seconds for one API call; exports of big images need long reads
 

@@ -28,8 +28,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import docker.errors
-
 from .. import journal, labels, settings
 from ..display import FactsView
 from ..errors import ComposeFileInvalid, CourseError, ImageUnavailable, NotReady, PortInUse, tail
@@ -42,6 +40,7 @@ from .client import (
     engine_answers,
 )
 from .failures import cli_output_means_engine_gone, unavailable
+from .sdk import docker
 
 PROJECT_LABEL = "com.docker.compose.project"
 SERVICE_LABEL = "com.docker.compose.service"

@@ -8,14 +8,12 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-import docker.errors
-import requests
-
 from .. import journal, labels, ports
 from ..display import FactsView
 from ..errors import CourseError, NotReady, PortInUse, tail
 from . import ownership
 from .client import client
+from .sdk import docker, requests
 
 
 @dataclass

@@ -29,11 +29,9 @@ import sys
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
-import docker.errors
-import requests.exceptions
-
 from ..errors import CourseError, EngineUnavailable
 from .endpoint import DEFAULT_HOST, Endpoint, endpoint
+from .sdk import docker, requests
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -11,13 +11,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import docker.errors
-
 from .. import journal
 from ..display import FactsView
 from ..errors import CourseError, ImageUnavailable
 from . import failures, ownership
 from .client import client
+from .sdk import docker
 
 
 @dataclass(frozen=True)

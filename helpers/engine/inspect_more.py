@@ -12,12 +12,10 @@ import contextlib
 import shlex
 import time
 
-import docker.errors
-import docker.types
-
 from .. import journal, labels, ports
 from . import ownership
 from .client import client
+from .sdk import docker
 
 
 def run_cli(image: str, name: str, command: list[str] | str | None = None, *,

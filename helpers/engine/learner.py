@@ -6,10 +6,9 @@ removes it. A notebook's cleanup cell may offer this, naming each object: nothin
 
 from __future__ import annotations
 
-import docker.errors
-
 from .. import journal
 from .client import client
+from .sdk import docker
 
 
 def remove_by_name(kind: str, name: str) -> bool:

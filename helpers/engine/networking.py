@@ -13,12 +13,11 @@ from __future__ import annotations
 import shlex
 from dataclasses import dataclass
 
-import docker.errors
-
 from .. import journal, labels
 from ..display import FactsView
 from ..errors import CourseError
 from .client import client
+from .sdk import docker
 
 PROBE_MARK = "PROBE"
 OUTCOMES = ("reachable", "refused", "no answer", "name not resolved")

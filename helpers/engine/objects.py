@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import docker.errors
-
 from .. import journal, labels
 from ..display import FactsView
 from ..errors import CourseError
 from .client import client
+from .sdk import docker
 
 
 @dataclass(frozen=True)

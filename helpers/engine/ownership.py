@@ -28,9 +28,8 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import docker.errors
-
 from .. import labels, settings
+from .sdk import docker
 
 RECORD_DIR = "created"
 IMAGE = "image"

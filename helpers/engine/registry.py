@@ -18,6 +18,7 @@ default, an attestation manifest with platform ``unknown/unknown``. The pure fun
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import os
@@ -28,18 +29,13 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import docker
-import docker.errors
-import requests
-import urllib3
-import urllib3.exceptions
-
 from .. import journal, labels, ports, settings
 from ..display import FactsView
 from ..errors import CourseError, NotReady, tail
 from ..progress import Progress
 from . import containers, images, objects
 from .client import client
+from .sdk import docker, requests, urllib3
 
 INNER_PORT = 5000
 AUTH_DIR = "/auth"
@@ -817,9 +813,15 @@ BEARER = re.compile(r'(\w+)="([^"]*)"')
 SHOWN_HEADERS = ("Content-Type", "Docker-Content-Digest", "Docker-Distribution-Api-Version",
                  "WWW-Authenticate", "Content-Length", "RateLimit-Limit", "RateLimit-Remaining")
 CURL_DEFAULT_ACCEPT = "*/*"
-_HTTP = urllib3.PoolManager(retries=urllib3.Retry(total=None, connect=0, read=0, status=0,
-                                                  other=0, redirect=5),
-                            timeout=urllib3.Timeout(total=30))
+
+
+@functools.cache
+def _http() -> urllib3.PoolManager:
+    """One connection pool for the registry API: no retries (a failure is shown as it is),
+    redirects followed (blob downloads), 30 s per request."""
+    return urllib3.PoolManager(retries=urllib3.Retry(total=None, connect=0, read=0, status=0,
+                                                     other=0, redirect=5),
+                               timeout=urllib3.Timeout(total=30))
 
 
 def request_headers(accept: tuple[str, ...], credentials: Credentials | None = None, *,
@@ -857,13 +859,13 @@ def api_request(endpoint: Endpoint, path: str, *, method: str = "GET",
         journal.record(curl_line(endpoint, path, method=method, accept=accept,
                                  anonymous=anonymous))
     try:
-        answer = _HTTP.request(method, url, headers=request_headers(accept, credentials))
+        answer = _http().request(method, url, headers=request_headers(accept, credentials))
         challenge = answer.headers.get("WWW-Authenticate", "")
         if answer.status == 401 and challenge.lower().startswith("bearer") and not anonymous:
             basic = (credentials.username, credentials.password) if credentials else None
             token = _bearer_token(challenge, basic, scope)
             if token:
-                answer = _HTTP.request(method, url, headers=request_headers(accept,
+                answer = _http().request(method, url, headers=request_headers(accept,
                                                                             bearer=token))
     except (urllib3.exceptions.HTTPError, requests.RequestException) as exc:
         raise RegistryError(f"{method} {url} failed: {_transport_error(exc)}",

@@ -12,10 +12,9 @@ import contextlib
 from dataclasses import dataclass, field
 from typing import Any
 
-import docker.errors
-
 from .. import labels
 from .client import client
+from .sdk import docker
 
 
 @dataclass(frozen=True)

@@ -23,14 +23,12 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-import docker.errors
-import docker.types
-
 from .. import journal, labels
 from ..display import FactsView
 from ..errors import CourseError, tail
 from . import objects
 from .client import client
+from .sdk import docker
 
 MOUNT_POINT = "/data"
 ARCHIVE_IN_HELPER = "/tmp/backup.tar"

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import urllib.error
-import urllib.request
-
 from ..registry import TASKS, Verdict
 
 MIB = 1 << 20
@@ -17,6 +14,9 @@ def _task(check_name: str):  # the task whose check is running
 
 def _http_status(port: str, path: str = "/") -> int | None:
     """The HTTP status 127.0.0.1:``port`` answers ``path`` with (None: no answer at all)."""
+    import urllib.error  # here: urllib.request pulls in ssl (~40 ms), and only a check needs it
+    import urllib.request
+
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=3) as answer:
             return int(answer.status)
