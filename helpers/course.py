@@ -14,9 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
-import requests
 
-from . import build_folders, display, journal, labels, replay, resolver, settings
+from . import build_folders, display, journal, labels, resolver, session, settings
 from .catalog import CATALOG
 from .display import FactsView
 from .engine import build as build_mod
@@ -29,8 +28,8 @@ from .engine.client import EngineFacts
 from .engine.containers import ContainerInfo
 from .errors import BuildFailed as BuildFailed  # re-exported: notebooks catch it
 from .errors import CourseError
-from .replay import action
 from .resolver import ResolvedImage
+from .session import action
 from .units import human_bytes, human_seconds
 
 
@@ -53,20 +52,20 @@ class ExecResult(FactsView):
 
 def start(notebook: str) -> EngineFacts:
     """First cell of every notebook: choose live/replay, name the notebook, show the engine."""
-    if settings.require_engine() and not replay.replay_requested():
+    if settings.require_engine() and not session.replay_requested():
         client_mod.client()  # under CI a missing engine fails loudly instead of replaying
-    session = replay.begin(notebook)
+    started = session.begin(notebook)
     display.enable_figures()
     display.enable_tables()
-    session.show_cli = False  # the banner comes first, then the commands behind it
+    started.show_cli = False  # the banner comes first, then the commands behind it
     try:
         facts = engine_facts()
     finally:
-        session.show_cli = True
-    if session.mode == "replay":
-        engine = "" if replay.is_missing(facts) else \
+        started.show_cli = True
+    if started.mode == "replay":
+        engine = "" if session.is_missing(facts) else \
             f"Docker Engine {facts.server_version} ({_store_words(facts)})"
-        display.note(replay.replay_banner(session, engine, replay.why_replay()), kind="warn")
+        display.note(session.replay_banner(started, engine, session.why_replay()), kind="warn")
     else:
         display.note(f"Live: Docker Engine {facts.server_version} (API {facts.api_version}, "
                      f"{facts.os_type}/{facts.architecture}, {_store_words(facts)}). "
@@ -90,7 +89,7 @@ def engine_facts() -> EngineFacts:
     journal.record("docker version")
     journal.record("docker info")
     facts = client_mod.engine_facts()
-    recording = replay.session().recording
+    recording = session.session().recording
     if recording is not None and not recording.engine:
         recording.engine = facts.server_version
     return facts
@@ -227,6 +226,8 @@ def wait_ready(info: ContainerInfo, path: str = "/health", timeout: float = 60) 
 
 
 def _request(method: str, info: ContainerInfo, path: str, payload: object | None) -> HttpAnswer:
+    import requests  # here: only a live run talks to the app (replay never imports it)
+
     url = info.url(path=path)
     started = time.monotonic()
     try:

@@ -14,6 +14,7 @@ from .units import human_bytes, human_seconds
 
 if TYPE_CHECKING:  # pandas is imported where a table is made: CLI start-up stays quick
     import pandas as pd
+    from matplotlib.figure import Figure
 
 CLI_STYLE = ("background:#1e1e1e;color:#d4d4d4;padding:6px 10px;border-radius:4px;"
              "font-family:monospace;font-size:90%;margin:4px 0;white-space:pre-wrap")
@@ -187,7 +188,10 @@ class FactsView:
 
 
 def enable_figures() -> None:
-    """Show ``matplotlib.figure.Figure`` results as PNG without importing pyplot."""
+    """Show ``matplotlib.figure.Figure`` results as PNG without importing pyplot.
+
+    Registered by the class's name, so matplotlib is imported by the first chart, not here.
+    """
     try:
         from IPython import get_ipython
     except ImportError:
@@ -195,7 +199,6 @@ def enable_figures() -> None:
     shell = get_ipython()
     if shell is None:
         return
-    from matplotlib.figure import Figure
 
     def to_png(figure: Figure) -> bytes:
         import io
@@ -204,7 +207,8 @@ def enable_figures() -> None:
         figure.savefig(buffer, format="png", dpi=100, metadata={"Software": None})
         return buffer.getvalue()
 
-    shell.display_formatter.formatters["image/png"].for_type(Figure, to_png)
+    shell.display_formatter.formatters["image/png"].for_type_by_name("matplotlib.figure", "Figure",
+                                                                     to_png)
 
 
 def enable_tables() -> None:

@@ -13,23 +13,14 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
-from ..charts import MAX_WIDTH, PALETTE, _bytes_axis
 from ..units import human_bytes
+from .axes import bytes_axis
+from .style import MAX_WIDTH, PALETTE, left_short, short_label
 
 KEPT = PALETTE[0]
 WASTED = PALETTE[2]
 BASE = "#94a3b8"
 SMALL_SHARE = 0.035  # a layer thinner than this share of the tallest image gets no label
-
-
-def _short(text: str, width: int) -> str:
-    text = " ".join(str(text).split())
-    return text if len(text) <= width else text[: width - 1].rstrip() + "…"
-
-
-def _left_short(text: str, width: int) -> str:
-    """Paths are told apart by their end: keep the end."""
-    return text if len(text) <= width else "…" + text[-(width - 1):]
 
 
 def size_comparison_chart(summary: pd.DataFrame, *,
@@ -50,7 +41,7 @@ def size_comparison_chart(summary: pd.DataFrame, *,
         axes.text(item["total_bytes"], row, f"  {human_bytes(item['total_bytes'])}, "
                                             f"{item['efficiency'] * 100:.1f} % efficient",
                   va="center", fontsize=9)
-    _bytes_axis(axes.xaxis)
+    bytes_axis(axes.xaxis)
     axes.set_xlabel("size (bytes of the files in all layers; 1 MB = 1,000,000 bytes)")
     axes.invert_yaxis()
     axes.margins(x=0.35)
@@ -94,7 +85,7 @@ def layer_stack_chart(layers: Mapping[str, pd.DataFrame], *,
                 step = row["step"] or "base image"
                 waste = f", {human_bytes(wasted)} wasted" if wasted else ""
                 axes.text(column, bottom + size / 2,
-                          f"#{index} {_short(step, 44)}\n{human_bytes(size)}{waste}",
+                          f"#{index} {short_label(step, 44)}\n{human_bytes(size)}{waste}",
                           ha="center", va="center", fontsize=7.5, color="black",
                           bbox={"facecolor": "white", "alpha": 0.75, "edgecolor": "none",
                                 "pad": 1.5})
@@ -106,10 +97,10 @@ def layer_stack_chart(layers: Mapping[str, pd.DataFrame], *,
         if small:
             note += f"\n+ {small} thin layers ({human_bytes(small_bytes)})"
         axes.text(column, bottom + tallest * 0.01, note, ha="center", va="bottom", fontsize=8)
-    axes.set_xticks(range(len(names)), [_short(n, 48) for n in names], fontsize=8)
+    axes.set_xticks(range(len(names)), [short_label(n, 48) for n in names], fontsize=8)
     axes.set_xlim(-0.6, len(names) - 0.4)
     axes.set_ylim(0, tallest * 1.12)
-    _bytes_axis(axes.yaxis)
+    bytes_axis(axes.yaxis)
     axes.set_ylabel("size (bytes of the files stored in each layer)")
     axes.legend(handles=[Patch(facecolor="white", edgecolor=WASTED, hatch="////",
                                label="wasted: hidden by a later layer")],
@@ -123,7 +114,7 @@ def layer_bars_chart(layers: pd.DataFrame, *,
     """One horizontal bar per layer: kept bytes, then the bytes later layers hide."""
     figure = Figure(figsize=(10, 0.42 * len(layers) + 1.6), layout="constrained")
     axes = figure.subplots()
-    labels = [f"#{index} {_short(step or 'base image', 58)}"
+    labels = [f"#{index} {short_label(step or 'base image', 58)}"
               for index, step in zip(layers.index, layers["step"], strict=True)]
     kept = layers["size_bytes"] - layers["wasted_bytes"]
     axes.barh(labels, kept, color=KEPT, label="kept (visible at the end)")
@@ -133,7 +124,7 @@ def layer_bars_chart(layers: pd.DataFrame, *,
                                              strict=True)):
         text = human_bytes(size) + (f" ({human_bytes(wasted)} wasted)" if wasted else "")
         axes.text(size, row, "  " + text, va="center", fontsize=8)
-    _bytes_axis(axes.xaxis)
+    bytes_axis(axes.xaxis)
     axes.set_xlabel("size (bytes of the files stored in the layer)")
     axes.invert_yaxis()
     axes.margins(x=0.3)
@@ -155,7 +146,7 @@ def files_chart(files: pd.DataFrame, *, title: str, colour_by: str | None = None
     axes = figure.subplots()
     # The same path can be stored by two layers: number the rows, name the layer in the label.
     layers = shown["layer"] if "layer" in shown else [None] * len(shown)
-    labels = [_left_short(str(path), 56) + ("" if layer is None else f"  (layer {layer})")
+    labels = [left_short(str(path), 56) + ("" if layer is None else f"  (layer {layer})")
               for path, layer in zip(shown["path"], layers, strict=True)]
     groups = [str(v) for v in dict.fromkeys(shown[colour_by])] if colour_by else []
     colours = ([PALETTE[groups.index(str(v)) % len(PALETTE)] for v in shown[colour_by]]
@@ -165,7 +156,7 @@ def files_chart(files: pd.DataFrame, *, title: str, colour_by: str | None = None
     axes.set_yticks(rows, labels)
     axes.bar_label(bars, labels=[human_bytes(v) for v in shown["size_bytes"]], padding=3,
                    fontsize=8)
-    _bytes_axis(axes.xaxis)
+    bytes_axis(axes.xaxis)
     axes.set_xlabel("size (bytes)")
     axes.invert_yaxis()
     axes.margins(x=0.2)

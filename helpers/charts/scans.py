@@ -8,13 +8,10 @@ from collections.abc import Mapping
 import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
-from matplotlib.ticker import MaxNLocator
 
-from .model import SEVERITIES
-
-#: One colour per severity, worst the darkest red; the same in every chart of the course.
-SEVERITY_COLOURS = {"CRITICAL": "#7f1d1d", "HIGH": "#dc2626", "MEDIUM": "#f59e0b",
-                    "LOW": "#2563eb", "UNKNOWN": "#94a3b8"}
+from ..scan.model import SEVERITIES
+from .axes import integer_axis
+from .style import SEVERITY_COLOURS
 
 
 def _counts(values: pd.Series | Mapping[str, int]) -> list[int]:
@@ -34,7 +31,7 @@ def severity_chart(counts: pd.Series | Mapping[str, int], *,
     axes.set_ylabel("findings")
     axes.set_title(title)
     axes.set_ylim(0, max([*values, 1]) * 1.2)
-    axes.yaxis.set_major_locator(MaxNLocator(integer=True))
+    integer_axis(axes.yaxis)
     return figure
 
 
@@ -60,7 +57,7 @@ def before_after_chart(frame: pd.DataFrame, *, title: str = "Findings before and
     axes.set_ylabel("findings")
     axes.set_title(title)
     axes.set_ylim(0, max([int(frame.to_numpy().max()) if frame.size else 0, 1]) * 1.25)
-    axes.yaxis.set_major_locator(MaxNLocator(integer=True))
+    integer_axis(axes.yaxis)
     # the colours mean severity, so the legend tells the bars apart by fill only
     axes.legend(handles=[Patch(facecolor="#9ca3af", alpha=1.0 if n == 0 else 0.55,
                                hatch=hatches[n % 4], edgecolor="#1f2937", label=str(column))
@@ -86,7 +83,7 @@ def status_chart(grid: pd.DataFrame, *, title: str = "What the change did") -> F
     axes.set_xlabel("findings")
     axes.set_title(title)
     axes.set_xlim(0, max([*left, 1]) * 1.15)
-    axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+    integer_axis(axes.xaxis)
     figure.legend(*axes.get_legend_handles_labels(), loc="outside lower center", fontsize=8,
                   ncols=len(SEVERITIES))
     return figure

@@ -28,7 +28,7 @@ from ..display import FactsView
 from ..engine import images
 from ..engine.build import BuildResult, BuildStep
 from ..errors import CourseError
-from ..replay import action
+from ..session import action
 
 APP = "flask-app"
 SINGLE = "Dockerfile.single"

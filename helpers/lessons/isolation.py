@@ -12,7 +12,7 @@ from .. import journal
 from ..display import FactsView
 from ..engine import client as client_mod
 from ..engine import containers, images
-from ..replay import action
+from ..session import action
 
 # Typical disk sizes of small VMs, for comparison with image sizes. These are reference values
 # (minimal server installs and cloud images), not measurements of this machine.

@@ -9,7 +9,7 @@ import pandas as pd
 from .. import journal
 from ..engine import client as client_mod
 from ..engine import containers, images, objects
-from ..replay import action
+from ..session import action
 
 
 @action

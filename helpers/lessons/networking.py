@@ -10,19 +10,20 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import pandas as pd
-from matplotlib.colors import ListedColormap
-from matplotlib.figure import Figure
-from matplotlib.patches import Patch
 
 from .. import journal, labels
-from ..charts import MAX_WIDTH
+from ..charts.style import diagonal_order
 from ..display import FactsView
 from ..engine import containers, objects
 from ..engine import networking as net
 from ..engine.networking import ProbeOutcome
-from ..replay import action
+from ..session import action
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 DEFAULT_BRIDGE = "bridge"
 LAB_PORT = 8080
@@ -30,15 +31,6 @@ BUILTIN_NETWORKS = ["bridge", "host", "none"]
 # The served page names its container, so a probe's answer shows who answered.
 SERVER_COMMAND = ['sh', '-c', 'mkdir -p /www && echo "hello from $SERVER_NAME" > /www/index.html'
                   ' && exec httpd -f -p 8080 -h /www']
-
-OUTCOME_COLOURS = {"reachable": "#16a34a", "refused": "#ea580c", "no answer": "#dc2626",
-                   "name not resolved": "#94a3b8"}
-OUTCOME_MARKS = {"reachable": "yes", "refused": "refused", "no answer": "no",
-                 "name not resolved": "no DNS"}
-OUTCOME_MEANINGS = {"reachable": "yes: connected",
-                    "refused": "refused: reached, but nothing listens",
-                    "no answer": "no: no answer (isolated networks)",
-                    "name not resolved": "no DNS: the name does not resolve"}
 
 
 @dataclass(frozen=True)
@@ -236,60 +228,15 @@ def matrix_table(frame: pd.DataFrame, by: str = "name") -> pd.DataFrame:
     part = frame[frame["by"] == by]
     table = part.pivot_table(index="source", columns="target", values="outcome",
                              aggfunc="first", sort=False)
-    return table.reindex(columns=_same_order(list(table.index), list(table.columns))) \
+    return table.reindex(columns=diagonal_order(list(table.index), list(table.columns))) \
         .fillna("—")
 
 
-def _same_order(sources: list[str], targets: list[str]) -> list[str]:
-    """Targets in the sources' order (so "itself" falls on the diagonal), others after."""
-    return [s for s in sources if s in targets] + [t for t in targets if t not in sources]
+def matrix_chart(frame: pd.DataFrame, **options: str) -> Figure:
+    """The probes as a heatmap per way of addressing: :func:`helpers.charts.matrix_chart`."""
+    from .. import charts
 
-
-def _axis_labels(frame: pd.DataFrame, who: str) -> list[str]:
-    pairs = dict(zip(frame[who], frame[f"{who} network"], strict=False))
-    return [f"{name}\n[{network}]" if not name.startswith("a container") else name
-            for name, network in pairs.items()]
-
-
-def matrix_chart(frame: pd.DataFrame, *,
-                 title: str = "Who reaches whom (TCP connection from source to target)") -> Figure:
-    """A heatmap per way of addressing (by name, by IP): green reached, red no answer …"""
-    ways = [by for by in ("name", "IP") if by in set(frame["by"])]
-    sources = list(dict.fromkeys(frame["source"]))
-    targets = _same_order(sources, list(dict.fromkeys(frame["target"])))
-    outcomes = list(OUTCOME_COLOURS)
-    colours = ListedColormap(["#ffffff", *OUTCOME_COLOURS.values()])
-    figure = Figure(figsize=(min(MAX_WIDTH, 4.6 * len(ways) + 1.2), 0.6 * len(sources) + 2.6),
-                    layout="constrained")
-    axes_list = figure.subplots(1, len(ways), squeeze=False)[0]
-    source_labels = _axis_labels(frame.drop_duplicates("source"), "source")
-    target_networks = dict(zip(frame["target"], frame["target network"], strict=False))
-    target_labels = [f"{t}\n[{target_networks[t]}]" for t in targets]
-    for axes, by in zip(axes_list, ways, strict=True):
-        part = frame[frame["by"] == by]
-        cells = {(str(r.source), str(r.target)): str(r.outcome) for r in part.itertuples()}
-        grid = [[(outcomes.index(cells[(s, t)]) + 1) if (s, t) in cells else 0 for t in targets]
-                for s in sources]
-        axes.imshow(grid, cmap=colours, vmin=0, vmax=len(outcomes), aspect="auto")
-        for row, source in enumerate(sources):
-            for column, target in enumerate(targets):
-                outcome = cells.get((source, target))
-                axes.text(column, row, OUTCOME_MARKS.get(outcome, "—") if outcome else "—",
-                          ha="center", va="center", fontsize=8,
-                          color="white" if outcome in ("reachable", "no answer") else "black")
-        axes.set_xticks(range(len(targets)), target_labels, fontsize=7, rotation=35,
-                        ha="right", rotation_mode="anchor")
-        axes.set_yticks(range(len(sources)), source_labels if axes is axes_list[0] else
-                        [""] * len(sources), fontsize=7)
-        axes.set_xlabel("target container [its network]")
-        axes.set_title(f"by {'container name' if by == 'name' else 'IP address'}")
-        axes.tick_params(length=0)
-    axes_list[0].set_ylabel("source (probe runs inside it)")
-    figure.suptitle(title)
-    figure.legend(handles=[Patch(color=colour, label=OUTCOME_MEANINGS[outcome])
-                           for outcome, colour in OUTCOME_COLOURS.items()],
-                  loc="outside lower center", ncols=2, fontsize=8)
-    return figure
+    return charts.matrix_chart(frame, **options)
 
 
 # --- port publishing forms ---------------------------------------------------------------------

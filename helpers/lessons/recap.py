@@ -11,15 +11,16 @@ import json
 import shlex
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
-from matplotlib.figure import Figure
 
-from .. import charts, journal, replay
-from ..replay import action
-from ..scan.charts import SEVERITY_COLOURS
+from .. import journal, session
+from ..session import action
 from ..units import human_bytes
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 COURSE_NOTEBOOKS = ("01", "02", "03", "04", "05", "06", "07", "08", "09")
 SUBCOMMAND_GROUPS = {"compose", "image", "volume", "network", "container", "system", "scout",
@@ -30,7 +31,7 @@ COMPOSE_OPTIONS_WITH_VALUE = {"-p", "--project-name", "-f", "--file", "--env-fil
 
 def notebook_title(notebook: str) -> str:
     """The notebook's first heading, e.g. "02 · A Dockerfile for a Flask app"."""
-    path = replay.notebook_file(notebook)
+    path = session.notebook_file(notebook)
     if path is None:
         return notebook
     for cell in json.loads(path.read_text(encoding="utf-8")).get("cells", []):
@@ -258,7 +259,7 @@ def dashboard() -> pd.DataFrame:
     rows: list[Measure] = []
     for notebook, extract in EXTRACTORS.items():
         try:
-            found = extract(replay.run_results(notebook))
+            found = extract(session.run_results(notebook))
         except (AttributeError, KeyError, TypeError, ValueError):
             found = []
         rows += found or [Measure(notebook, "not run yet", "–")]
@@ -271,13 +272,13 @@ def dashboard() -> pd.DataFrame:
 def dashboard_charts_data() -> dict[str, pd.DataFrame]:
     """The frames behind the dashboard charts (start latency, health timeline, findings)."""
     data: dict[str, pd.DataFrame] = {}
-    latency = _first(replay.run_results("01"), "start_latency", lambda r: not r.empty)
+    latency = _first(session.run_results("01"), "start_latency", lambda r: not r.empty)
     if latency is not None:
         data["latency"] = latency
-    up = _first(replay.run_results("08"), "up")
+    up = _first(session.run_results("08"), "up")
     if up is not None and isinstance(getattr(up, "timeline", None), pd.DataFrame):
         data["timeline"] = up.timeline
-    scans = _all(replay.run_results("09"), "scan_image")
+    scans = _all(session.run_results("09"), "scan_image")
     if scans:
         data["findings"] = pd.DataFrame(
             [{"image": label, **scan.summary} for label, scan in
@@ -286,29 +287,7 @@ def dashboard_charts_data() -> dict[str, pd.DataFrame]:
 
 
 def dashboard_figure(data: dict[str, pd.DataFrame]) -> Figure:
-    """Three panels: container start times, findings before/after, measures per notebook."""
-    figure = Figure(figsize=(charts.MAX_WIDTH, 3.8), layout="constrained")
-    panels = figure.subplots(1, 2)
-    latency = data.get("latency")
-    if latency is not None:
-        values = latency["seconds"] * 1000
-        panels[0].bar(latency.index.astype(str), values, color=charts.PALETTE[0])
-        panels[0].set_xlabel("run")
-        panels[0].set_ylabel("time (ms)")
-        panels[0].set_title("01 · docker run --rm, start to exit")
-    findings = data.get("findings")
-    if findings is not None:
-        severities = [s for s in ("CRITICAL", "HIGH", "MEDIUM", "LOW", "UNKNOWN")
-                      if s in findings]
-        bottom = [0.0] * len(findings)
-        colours = SEVERITY_COLOURS  # the palette of notebook 09's charts
-        for severity in severities:
-            panels[1].bar(findings.index, findings[severity], bottom=bottom,
-                          color=colours[severity], label=severity)
-            bottom = [b + v for b, v in zip(bottom, findings[severity], strict=True)]
-        panels[1].set_ylabel("findings (count)")
-        charts.integer_axis(panels[1].yaxis)
-        panels[1].set_title("09 · findings before and after bumping pins\n"
-                            "(judged packages only: see notebook 09's coverage)")
-        panels[1].legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
-    return figure
+    """The dashboard's panels: :func:`helpers.charts.dashboard_figure`."""
+    from .. import charts
+
+    return charts.dashboard_figure(data)

@@ -12,18 +12,19 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import pandas as pd
-from matplotlib.figure import Figure
 
 from .. import display, journal, resolver
-from ..charts import PALETTE, _bytes_axis
 from ..display import FactsView
 from ..engine import images
 from ..engine import registry as reg
 from ..engine.registry import Endpoint, TransferResult
-from ..replay import action
-from ..units import human_bytes
+from ..session import action
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 CONTAINER_NAME = "course-05-registry"
 PREFERRED_PORT = 5001  # 5000 is the sample app's (and, on macOS, AirPlay's)
@@ -208,31 +209,11 @@ def reuse_frame(reports: dict[str, PushReport]) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index("push")
 
 
-def _layers(count: int) -> str:
-    return f"{count} layer" if count == 1 else f"{count} layers"
+def reuse_chart(frame: pd.DataFrame, **options: str) -> Figure:
+    """The pushes as stacked bars of bytes: :func:`helpers.charts.reuse_chart`."""
+    from .. import charts
 
-
-def reuse_chart(frame: pd.DataFrame, *, title: str = "What each push sent") -> Figure:
-    """Stacked bars per push: bytes uploaded, and bytes of layers the registry already had."""
-    figure = Figure(figsize=(8, 0.8 * len(frame) + 2.0), layout="constrained")
-    axes = figure.subplots()
-    names = [str(n) for n in frame.index]
-    sent = frame["bytes_sent"]
-    there = frame["bytes_already_there"]
-    axes.barh(names, sent, height=0.6, color=PALETTE[2], label="uploaded (layer pushed)")
-    axes.barh(names, there, left=sent, height=0.6, color=PALETTE[1],
-              label="not uploaded (layer already in the registry)")
-    for y, (s, t, ls, lt) in enumerate(zip(sent, there, frame["layers_sent"],
-                                           frame["layers_already_there"], strict=True)):
-        axes.text(s + t, y, f"  {human_bytes(s)} sent ({_layers(ls)}), {_layers(lt)} reused",
-                  va="center", fontsize=8)
-    _bytes_axis(axes.xaxis)
-    axes.set_xlim(0, max(float((sent + there).max()), 1.0) * 1.7)
-    axes.set_xlabel("compressed layer size (bytes, decimal units)")
-    axes.invert_yaxis()
-    axes.set_title(title)
-    figure.legend(loc="outside lower center", ncols=2, fontsize=8)
-    return figure
+    return charts.reuse_chart(frame, **options)
 
 
 @action

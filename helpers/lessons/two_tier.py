@@ -39,7 +39,7 @@ from ..engine import networking as net
 from ..engine.containers import ContainerInfo
 from ..engine.objects import NetworkInfo
 from ..errors import CourseError, NotReady, tail
-from ..replay import action
+from ..session import action
 
 APP_IMAGE = "docker-course/flask-app:1.0"
 APP_PORT = 5000

@@ -26,7 +26,7 @@ from ..engine.containers import ContainerInfo
 from ..engine.objects import VolumeInfo
 from ..engine.volumes import BackupResult, RestoreResult
 from ..errors import CourseError
-from ..replay import action
+from ..session import action
 
 __all__ = ["BackupResult", "CommandResult", "ContainerInfo", "HostFile", "RestoreResult",
            "VolumeInfo"]

@@ -20,12 +20,12 @@ import pandas as pd
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
-from .. import catalog, course, journal, settings
+from .. import catalog, charts, course, journal, settings
+from ..charts.style import SEVERITY_COLOURS
 from ..display import FactsView
 from ..engine import images
 from ..engine import scanners as scan_tools
 from ..engine.build import BuildResult
-from ..replay import action
 from ..scan import (
     SAMPLE_REPORTS,
     Comparison,
@@ -37,6 +37,7 @@ from ..scan import (
 from ..scan.model import SEVERITIES
 from ..scan.origins import base_split, origins_frame, package_of, parse_requirements
 from ..scan.scanner import scan_source
+from ..session import action
 
 APP = "flask-app"
 DOCKERFILE = settings.APPS_DIR / "flask-app" / "Dockerfile"
@@ -170,20 +171,16 @@ def scope_line(*results: ScanResult, labels: tuple[str, ...] = ()) -> str:
 
 def severity_chart(result: ScanResult, *, label: str = ""):
     """Findings per severity (count) of one scan, its scope in the title."""
-    from ..scan.charts import severity_chart as chart
-
     name = label or result.target
-    return chart(result.severity_counts(),
+    return charts.severity_chart(result.severity_counts(),
                  title=f"Findings per severity (count): {name}\n{_lines(scope_line(result))}")
 
 
 def before_after_chart(before: ScanResult, after: ScanResult, *, title: str = ""):
     """Findings per severity (count), before and after, the two scans' scope in the title
     (counts as ``before | after``)."""
-    from ..scan.charts import before_after_chart as chart
-
     heading = title or "Findings per severity (count), before and after"
-    return chart(counts_frame(before=before, after=after),
+    return charts.before_after_chart(counts_frame(before=before, after=after),
                  title=heading + "\n" + _lines(scope_line(before, after,
                                                            labels=("before", "after"))))
 
@@ -191,10 +188,8 @@ def before_after_chart(before: ScanResult, after: ScanResult, *, title: str = ""
 def status_chart(comparison: Comparison, *, title: str = "What the change did"):
     """Fixed, still open and new findings (count) of a comparison, split by severity; the
     comparison's scope, when it has one, under the title."""
-    from ..scan.charts import status_chart as chart
-
     heading = title + (f"\n{_wrap(comparison.scope)}" if comparison.scope else "")
-    return chart(comparison.by_severity(), title=heading)
+    return charts.status_chart(comparison.by_severity(), title=heading)
 
 
 def _lines(scope: str) -> str:
@@ -323,8 +318,6 @@ class StyledTable:
 
 def styled(frame: pd.DataFrame, *, caption: str = "") -> StyledTable:
     """A table with its severity cells coloured (the chart's colours), for reading."""
-    from ..scan.charts import SEVERITY_COLOURS
-
     def colour(value: object) -> str:
         background = SEVERITY_COLOURS.get(str(value))
         if not background:

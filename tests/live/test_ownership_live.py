@@ -22,7 +22,7 @@ import docker
 import docker.errors
 import pytest
 
-from helpers import course, journal, labels, replay
+from helpers import course, journal, labels, session
 from helpers.engine import build, containers, ownership
 from helpers.engine.cleanup import cleanup
 from helpers.errors import CourseError
@@ -393,7 +393,7 @@ def test_a_full_state_folder_does_not_stop_the_course(full_disk, scope, shell_im
     monkeypatch.delenv("COURSE_MODE", raising=False)
     facts = course.start(scope)
     assert facts.server_version
-    assert replay.session().mode == "live"
+    assert session.session().mode == "live"
     info = course.run_container(shell_image, name=f"{scope}-full", command=["sleep", "30"])
     assert info.status == "running"
     assert "No space left on device" in journal.problem()

@@ -8,12 +8,13 @@ import pytest
 from anatomy_builders import demo_image, legacy_archive
 from matplotlib.figure import Figure
 
-from helpers import build_folders, codec
+from helpers import build_folders
+from helpers import charts as anatomy_charts
 from helpers.anatomy import ImageAnatomy, analyse_image
-from helpers.anatomy import charts as anatomy_charts
 from helpers.anatomy.model import SecretHit
 from helpers.anatomy.secrets import ContentScanner
 from helpers.lessons import anatomy as lesson
+from helpers.session import codec
 
 
 @pytest.fixture(scope="module")

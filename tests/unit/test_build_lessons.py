@@ -9,11 +9,12 @@ import pytest
 from anatomy_builders import Image, directory, file, layer_tar, legacy_archive, step, whiteout
 from matplotlib.figure import Figure
 
-from helpers import charts, codec, course
+from helpers import charts, course
 from helpers.anatomy import analyse_image
 from helpers.engine.build import BuildResult, BuildStep
 from helpers.errors import CourseError
 from helpers.lessons import anatomy as lesson
+from helpers.session import codec
 
 DIGEST = "sha256:" + "3e474647dd3f" + "c5" * 26
 

@@ -74,7 +74,7 @@ def test_chart_has_labelled_axes_and_a_legend_of_states() -> None:
 def test_results_survive_recording_for_replay() -> None:
     import json
 
-    from helpers import codec
+    from helpers.session import codec
 
     frame = lesson.timeline_from_events(V2_EVENTS, end=T0 + 6,
                                         healthchecked={"db": True, "app": True})

@@ -9,9 +9,10 @@ import tarfile
 import pandas as pd
 import pytest
 
-from helpers import codec, journal, labels, ports, rootfs
+from helpers import journal, labels, ports, rootfs
 from helpers.engine.build import BuildFold, BuildResult, BuildStep, _failure
 from helpers.errors import CourseError
+from helpers.session import codec
 from helpers.standins.busybox import rootfs_tar
 from helpers.units import human_bytes, human_seconds
 

@@ -13,7 +13,7 @@ import docker
 import pytest
 import requests
 
-from helpers import cli, files, journal, replay
+from helpers import cli, files, journal, session
 from helpers.engine import build, buildnet, failures, images
 from helpers.engine import client as client_mod
 from helpers.engine.client import Endpoint
@@ -296,7 +296,7 @@ def test_an_unwritable_state_folder_does_not_stop_the_journal(tmp_path, monkeypa
 
 def test_replay_says_why_when_make_lab_chose_it(monkeypatch) -> None:
     monkeypatch.setenv("COURSE_REPLAY_REASON", "No Docker Engine answered at x (from y: z).")
-    assert replay.why_replay().startswith("No Docker Engine answered at x")
+    assert session.why_replay().startswith("No Docker Engine answered at x")
 
 
 def test_requested_mode_keeps_the_reason(monkeypatch) -> None:
@@ -305,8 +305,8 @@ def test_requested_mode_keeps_the_reason(monkeypatch) -> None:
     monkeypatch.setenv("DOCKER_HOST", "tcp://127.0.0.1:9")
     client_mod.reset()
     try:
-        assert replay.requested_mode() == "replay"
-        assert "tcp://127.0.0.1:9" in replay.why_replay()
+        assert session.requested_mode() == "replay"
+        assert "tcp://127.0.0.1:9" in session.why_replay()
     finally:
         client_mod.reset()
 

@@ -243,3 +243,58 @@ def test_only_the_engine_package_uses_the_sdk_client() -> None:
              for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
              if pattern.search(line)]
     assert not found, "\n".join(found)
+
+
+CHARTS = "helpers.charts"
+
+
+def _imports_at_run_time(tree: ast.Module, package: str) -> list[int]:
+    """Lines that import ``package`` (or a submodule) and can run: not under TYPE_CHECKING."""
+    lines = []
+    for node, _ in _imports(tree):
+        names = [alias.name for alias in node.names] if isinstance(node, ast.Import) else \
+            [] if node.level else [node.module or ""]
+        if any(name == package or name.startswith(package + ".") for name in names):
+            lines.append(node.lineno)
+    return lines
+
+
+def test_only_the_charts_package_draws() -> None:
+    """matplotlib is imported in helpers/charts/ only (elsewhere for type hints at most)."""
+    found = {module: lines for module, path in MODULES.items()
+             if module != CHARTS and not module.startswith(CHARTS + ".")
+             if (lines := _imports_at_run_time(ast.parse(path.read_text(encoding="utf-8")),
+                                               "matplotlib"))}
+    assert not found, f"matplotlib imported outside helpers/charts/ (module: lines): {found}"
+
+
+def test_the_charts_check_can_fail() -> None:
+    tree = ast.parse("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n"
+                     "    from matplotlib.figure import Figure\n"
+                     "def draw():\n    from matplotlib.figure import Figure\n")
+    assert _imports_at_run_time(tree, "matplotlib") == [5]
+
+
+FIRST_CELL = """
+import sys
+from helpers import charts, course, display, tasks
+from helpers.lessons import (anatomy, compose, isolation, lifecycle, networking, recap,
+                             registry, two_tier, volumes, vulnerabilities)
+print(" ".join(sorted(m for m in ("docker", "requests", "urllib3", "matplotlib")
+                      if m in sys.modules)))
+"""
+
+
+def test_a_first_cell_imports_neither_the_sdk_nor_matplotlib() -> None:
+    """What every notebook's first cell imports leaves the Docker SDK, requests, urllib3 and
+    matplotlib out (about 0.5 s per notebook): they come with the first live engine call or
+    the first chart."""
+    import os
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", FIRST_CELL], cwd=ROOT, capture_output=True,
+                          text=True, timeout=120, check=False,
+                          env={**os.environ, "COURSE_MODE": "replay"})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == [], f"imported at start: {done.stdout.strip()}"

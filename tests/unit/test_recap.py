@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from helpers import journal, labels, replay, settings
+from helpers import journal, labels, session, settings
 from helpers.lessons import recap
 from helpers.lessons.isolation import MemoryLimitResult
 from helpers.lessons.two_tier import StartupRace
@@ -47,11 +47,11 @@ def test_recap_groups_and_counts_the_journal(isolated) -> None:
 
 
 def test_dashboard_reads_each_notebooks_results(isolated) -> None:
-    replay.begin("01")
-    replay.remember("start_latency", pd.DataFrame({"seconds": [0.2, 0.4, 0.3]}))
-    replay.remember("memory_limit", MemoryLimitResult(64, 256, 137, True, ""))
-    replay.begin("07")
-    replay.remember("startup_race", StartupRace("web", "db", 1.0, 2.5, 4.0, 3, "waiting", "up", 0))
+    session.begin("01")
+    session.remember("start_latency", pd.DataFrame({"seconds": [0.2, 0.4, 0.3]}))
+    session.remember("memory_limit", MemoryLimitResult(64, 256, 137, True, ""))
+    session.begin("07")
+    session.remember("startup_race", StartupRace("web", "db", 1.0, 2.5, 4.0, 3, "waiting", "up", 0))
     board = recap.dashboard.__wrapped__()
     latency = board[board["measure"] == "container start, median"]
     assert latency["value"].iloc[0] == "300 ms"

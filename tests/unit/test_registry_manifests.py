@@ -11,9 +11,9 @@ import shlex
 
 import pytest
 
-from helpers import codec
 from helpers.engine import registry as reg
 from helpers.lessons import registry as lesson
+from helpers.session import codec
 
 IMAGE = "sha256:" + "b7" * 32
 ATTESTATION = "sha256:" + "85" * 32

@@ -7,11 +7,11 @@ import json
 import pytest
 from matplotlib.figure import Figure
 
-from helpers import codec
 from helpers.engine import registry as reg
 from helpers.errors import CourseError
 from helpers.lessons import registry as lesson
 from helpers.progress import Progress
+from helpers.session import codec
 
 PUSH_STREAM = [
     {"status": "The push refers to repository [127.0.0.1:5001/course/hello]"},

@@ -7,9 +7,8 @@ import pandas as pd
 import pytest
 from matplotlib.figure import Figure
 
-from helpers import codec
+from helpers.charts import before_after_chart, severity_chart, status_chart
 from helpers.scan import compare, scan_packages
-from helpers.scan.charts import before_after_chart, severity_chart, status_chart
 from helpers.scan.inventory import parse_python_metadata
 from helpers.scan.model import SEVERITIES, Finding, Package, ScanResult
 from helpers.scan.origins import (
@@ -22,6 +21,7 @@ from helpers.scan.origins import (
     parse_requirements,
 )
 from helpers.scan.text import render, table
+from helpers.session import codec
 
 SITE = "opt/venv/lib/python3.11/site-packages"
 PIP_STEP = "|1 REQUIREMENTS=requirements-2021.txt /bin/sh -c pip install --no-cache-dir -r " \
