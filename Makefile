@@ -4,6 +4,11 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 NBVAL  := --nbval-current-env --nbval-cell-timeout=1200
+# The strict replay runs REPLAY_JOBS notebooks side by side, each in its own kernel (a notebook's
+# cells stay together, in order: --dist loadfile). REPLAY_JOBS=0: one kernel at a time.
+REPLAY_JOBS ?= 2
+REPLAY := COURSE_MODE=replay COURSE_PROGRESS_FILE=/dev/null
+REPLAY_ARGS := notebooks --nbval $(NBVAL) -n $(REPLAY_JOBS) --dist loadfile
 LABARGS := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
 .PHONY: lab test unit live notebooks replay record lint bench images-archive preflight clean \
@@ -35,7 +40,7 @@ lab: $(STAMP)
 ## leftovers check. CI runs this target.
 test: $(STAMP) lint
 	$(PY) -m pytest tests notebooks --nbval-lax $(NBVAL)
-	COURSE_MODE=replay COURSE_PROGRESS_FILE=/dev/null $(PY) -m pytest notebooks --nbval $(NBVAL)
+	$(REPLAY) $(PY) -m pytest $(REPLAY_ARGS)
 	$(PY) -m helpers leftovers
 
 unit: $(STAMP)
@@ -50,7 +55,7 @@ notebooks: $(STAMP)
 	$(PY) -m pytest notebooks --nbval-lax $(NBVAL)
 
 replay: $(STAMP)
-	COURSE_MODE=replay COURSE_PROGRESS_FILE=/dev/null $(PY) -m pytest notebooks --nbval $(NBVAL)
+	$(REPLAY) $(PY) -m pytest $(REPLAY_ARGS)
 
 ## Run every notebook live, refresh data/recordings/ and the notebooks' committed outputs.
 record: $(STAMP)
@@ -85,7 +90,7 @@ lowest:
 	$(LOWEST)/bin/python -m pip list --format=freeze > $(LOWEST)/versions.txt
 	cd tests && ../$(LOWEST)/bin/python -c 'import helpers; assert "site-packages" in helpers.__file__'
 	$(LOWEST)/bin/python -m pytest tests/unit -p no:cacheprovider
-	COURSE_MODE=replay COURSE_PROGRESS_FILE=/dev/null $(LOWEST)/bin/python -m pytest notebooks --nbval $(NBVAL) -p no:cacheprovider
+	$(REPLAY) $(LOWEST)/bin/python -m pytest $(REPLAY_ARGS) -p no:cacheprovider
 
 ## Git hooks for contributors: pre-commit (.pre-commit-config.yaml) and nbdime's notebook diffs.
 hooks: $(STAMP)
