@@ -28,6 +28,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from helpers import references
 from helpers.anatomy.layerscan import normalise
 from helpers.anatomy.model import ImageArchive, Layer, LayerContent
 from helpers.errors import CourseError
@@ -220,7 +221,7 @@ def _v1_candidates(collected: Collected) -> list[_Choice]:
     if isinstance(repositories, dict):
         for repo, tags in repositories.items():
             for tag, image_id in (tags or {}).items() if isinstance(tags, dict) else ():
-                tops.setdefault(str(image_id), []).append(f"{_short_reference(repo)}:{tag}")
+                tops.setdefault(str(image_id), []).append(f"{references.familiar(repo)}:{tag}")
     if not tops:  # untagged: every id that is nobody's parent
         parents = {doc.get("parent") for doc in v1.values()}
         tops = {image_id: [] for image_id in v1 if image_id not in parents}
@@ -270,7 +271,7 @@ def _missing(collected: Collected, choice: _Choice) -> list[str]:
 
 def _select(candidates: list[_Choice], *, platform: str | None, tag: str | None) -> _Choice:
     if tag:
-        named = [c for c in candidates if any(_same_reference(tag, t) for t in c.repo_tags)
+        named = [c for c in candidates if any(references.same_image(tag, t) for t in c.repo_tags)
                  or _same_id(tag, c.image_id)]
         if not named:
             known = sorted({t for c in candidates for t in c.repo_tags})
@@ -304,17 +305,6 @@ def _group_name(candidates: list[_Choice], group: Any) -> str:
     return next((m.name for m in members if m.image_id), "(untagged image)")
 
 
-def _same_reference(wanted: str, tag: str) -> bool:
-    """``python`` = ``python:latest`` = ``docker.io/library/python:latest``."""
-    return _full_reference(wanted) == _full_reference(tag)
-
-
-def _full_reference(name: str) -> str:
-    name = _short_reference(name.strip())
-    last = name.rpartition("/")[2]
-    return name if ":" in last or "@" in last else f"{name}:latest"
-
-
 def _same_id(wanted: str, image_id: str) -> bool:
     hex_id = image_id.removeprefix("sha256:")
     wanted = wanted.removeprefix("sha256:")
@@ -326,15 +316,7 @@ def _names_from_annotations(annotations: dict[str, str]) -> list[str]:
     if not name:
         ref = annotations.get("org.opencontainers.image.ref.name") or ""
         name = ref if ":" in ref or "/" in ref else ""
-    return [_short_reference(name)] if name else []
-
-
-def _short_reference(name: str) -> str:
-    """``docker.io/library/python:3.12`` as the engine shows it: ``python:3.12``."""
-    for prefix in ("docker.io/library/", "docker.io/"):
-        if name.startswith(prefix):
-            return name[len(prefix):]
-    return name
+    return [references.familiar(name)] if name else []
 
 
 def _hex_of(path: str) -> str:

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from .. import journal
+from .. import journal, references
 from ..display import FactsView
 from ..errors import CourseError, ImageUnavailable
 from . import failures, ownership
@@ -110,10 +110,9 @@ def pull(reference: str, timeout: float = 120, *, owner: str | None = None) -> I
     base images). Raises :class:`EngineUnavailable` when the engine stops answering.
     """
     started = time.monotonic()
-    repository, _, tag = reference.rpartition(":") if ":" in reference.split("/")[-1] else (
-        reference, "", "latest")
+    parsed = references.parse(reference)
     try:
-        client().api.pull(repository, tag=tag or "latest", stream=False)
+        client().api.pull(parsed.repository, tag=parsed.pull_tag, stream=False)
         ownership.note_image_of(client(), reference, owner)
     except (docker.errors.APIError, docker.errors.DockerException, OSError) as exc:
         _raise_if_engine_gone(exc)
@@ -163,10 +162,11 @@ def import_rootfs(tarball: Path, reference: str, changes: list[str], *,
     Raises :class:`ImageUnavailable` when the engine refuses it.
     """
     started = time.monotonic()
-    repository, _, tag = reference.rpartition(":")
+    parsed = references.parse(reference)
     try:
         # from_file sends a Content-Length; from_stream's chunked upload is refused by some engines
-        client().api.import_image_from_file(str(tarball), repository=repository, tag=tag,
+        client().api.import_image_from_file(str(tarball), repository=parsed.repository,
+                                            tag=parsed.tag_or_latest,
                                             changes=changes)
         ownership.note_image_of(client(), reference, owner)
     except docker.errors.APIError as exc:
@@ -179,12 +179,10 @@ def import_rootfs(tarball: Path, reference: str, changes: list[str], *,
 
 def tag(source: str, target: str) -> None:
     """``docker tag SOURCE TARGET``; the new reference is noted as the course's."""
-    repository, _, tag_name = target.rpartition(":") if ":" in target.split("/")[-1] else (
-        target, "", "latest")
+    parsed = references.parse(target)
     image = client().images.get(source)
-    image.tag(repository, tag=tag_name or "latest")
-    ownership.note_image(target if ":" in target.split("/")[-1] else f"{target}:latest",
-                         str(image.id))
+    image.tag(parsed.repository, tag=parsed.tag_or_latest)
+    ownership.note_image(references.with_latest(target), str(image.id))
     journal.record(f"docker tag {source} {target}")
 
 

@@ -29,7 +29,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .. import journal, labels, ports, settings
+from .. import journal, labels, ports, references, settings
 from ..display import FactsView
 from ..errors import CourseError, NotReady, tail
 from ..progress import Progress
@@ -152,7 +152,7 @@ class Endpoint(FactsView):
 
     def api_name(self, name: str) -> str:
         """The repository name the HTTP API uses (no host, no tag)."""
-        return f"{self.namespace}/{self.name_prefix}{name.split(':')[0].split('@')[0]}"
+        return f"{self.namespace}/{self.name_prefix}{references.parse(name).repository}"
 
 
 def hub_endpoint(username: str, token: str) -> Endpoint:
@@ -460,12 +460,11 @@ class TransferResult(FactsView):
 
 
 def split_reference(reference: str) -> tuple[str, str]:
-    """``host:5001/ns/name:tag`` → (``host:5001/ns/name``, ``tag``); tag ``latest`` if none."""
-    last = reference.split("/")[-1]
-    if ":" in last:
-        repository, _, tag = reference.rpartition(":")
-        return repository, tag
-    return reference, "latest"
+    """``host:5001/ns/name:tag`` → (``host:5001/ns/name``, ``tag``): what the engine's push and
+    pull APIs take; the tag is ``latest`` when none is named, the digest for a reference by
+    digest (:func:`helpers.references.parse` splits)."""
+    parsed = references.parse(reference)
+    return parsed.repository, parsed.pull_tag
 
 
 def _auth_for(endpoint: Endpoint) -> dict[str, str]:

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .. import journal, labels, settings
+from .. import journal, labels, references, settings
 from ..errors import CourseError
 from ..scan.model import ScanResult
 
@@ -302,7 +302,7 @@ def scanner_status(name: str, *, runner: Runner = subprocess.run,
                 f"its image {tool.image} is not on this engine (it is pulled on first use)")
     except (OSError, subprocess.SubprocessError) as error:
         return ScannerStatus(name, False, explanation=f"the docker CLI failed ({error})")
-    tag = tool.image.rpartition(":")[2]
+    tag = references.parse(tool.image).tag
     return ScannerStatus(name, not why, version=tag, explanation=why, steps=steps)
 
 

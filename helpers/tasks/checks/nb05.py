@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from ... import references
 from ...engine import state
 from ..registry import Verdict, register
 from ._common import _task
@@ -20,14 +21,10 @@ START = ("run the notebook's cells from \"Start a private registry with a login\
 
 
 def _split(reference: str) -> tuple[str, str, str]:
-    """``127.0.0.1:5001/mine/hello:1.0`` → (``127.0.0.1:5001``, ``mine/hello``, ``1.0``)."""
-    from ...engine.registry import split_reference
-
-    repository, tag = split_reference(reference)
-    host, _, path = repository.partition("/")
-    if not path or (not any(c in host for c in ".:") and host != "localhost"):
-        return "", repository, tag
-    return host, path, tag
+    """``127.0.0.1:5001/mine/hello:1.0`` → (``127.0.0.1:5001``, ``mine/hello``, ``1.0``); the
+    tag is ``latest`` when the reference names none."""
+    parsed = references.parse(reference)
+    return parsed.host, parsed.path, parsed.tag or "latest"
 
 
 class _Registry:
