@@ -67,6 +67,27 @@ class ReplayMissing(CourseError):
     """Replay mode found no (or an outdated) recording for a helper call."""
 
 
+class RegistryError(CourseError):
+    """A registry refused or failed a request."""
+
+
+class LoginFailed(RegistryError):
+    """``docker login`` was refused: wrong user name or password, or no credentials at all."""
+
+
+class PushFailed(RegistryError):
+    """``docker push`` was refused or broke off."""
+
+
+class PullFailed(RegistryError):
+    """``docker pull`` was refused or broke off."""
+
+
+def first_line(text: str) -> str:
+    """The first line of a message (at most 300 characters), or "no reason given"."""
+    return text.strip().splitlines()[0][:300] if text.strip() else "no reason given"
+
+
 def tail(text: str, lines: int = 15) -> str:
     """The last ``lines`` non-empty lines of ``text``: enough to see why, short enough to read."""
     kept = [line for line in text.splitlines() if line.strip()]

@@ -12,6 +12,7 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 from ..errors import EngineUnavailable
 
@@ -26,6 +27,8 @@ class Endpoint:
     ``source`` is what a learner would check: ``DOCKER_HOST``, a Docker context (named, and
     whether DOCKER_CONTEXT or the CLI's current context chose it), or the default socket.
     """
+
+    RECORDED_AS: ClassVar[str] = "EngineEndpoint"  # its name in recordings
 
     host: str
     source: str

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import shlex
 from dataclasses import dataclass
+from typing import ClassVar
 
 from .. import journal, labels
 from ..display import FactsView
@@ -26,6 +27,8 @@ OUTCOMES = ("reachable", "refused", "no answer", "name not resolved")
 @dataclass(frozen=True)
 class Endpoint(FactsView):
     """One container's attachment to one network, as ``docker inspect`` shows it."""
+
+    RECORDED_AS: ClassVar[str] = "NetworkEndpoint"  # its name in recordings
 
     container: str
     network: str

@@ -16,11 +16,14 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from .. import display, journal, resolver
+from .. import display, journal, manifests, resolver
 from ..display import FactsView
 from ..engine import images
 from ..engine import registry as reg
-from ..engine.registry import Endpoint, TransferResult
+from ..engine import registry_api as api
+from ..engine import registry_auth as auth
+from ..engine.registry import TransferResult
+from ..engine.registry_auth import Endpoint
 from ..session import action
 
 if TYPE_CHECKING:
@@ -51,7 +54,7 @@ def use_registry(port: int = PREFERRED_PORT, *, name: str = CONTAINER_NAME) -> E
     """
     hub = hub_credentials()
     if hub is not None:
-        return reg.hub_endpoint(*hub)
+        return auth.hub_endpoint(*hub)
     image = resolver.resolve("registry")
     if image.is_official:  # registry:2 has no htpasswd: a Debian-based Python image makes it
         tool, tool_image = "python", resolver.resolve("python").reference
@@ -78,7 +81,7 @@ def port_table(endpoint: Endpoint) -> pd.DataFrame:
 @action
 def ask_without_login(endpoint: Endpoint) -> pd.DataFrame:
     """``curl /v2/`` with no credentials: the registry answers 401 and names its login scheme."""
-    answer = reg.api_request(endpoint, "/v2/", anonymous=True)
+    answer = api.api_request(endpoint, "/v2/", anonymous=True)
     rows = [("URL", answer.url), ("HTTP status", answer.status),
             *((name, value) for name, value in answer.headers.items())]
     return display.key_value_table(rows, columns=("answer", "value"))
@@ -97,7 +100,7 @@ class LoginResult(FactsView):
 @action
 def login(endpoint: Endpoint, password: str | None = None) -> LoginResult:
     """``docker login``; without ``password`` the registry's generated one is used."""
-    status = reg.login(endpoint, password)
+    status = auth.login(endpoint, password)
     return LoginResult(registry=endpoint.address, username=endpoint.username, status=status,
                        kept="in this notebook's memory only; ~/.docker/config.json is untouched")
 
@@ -105,9 +108,9 @@ def login(endpoint: Endpoint, password: str | None = None) -> LoginResult:
 @action
 def logout(endpoint: Endpoint) -> bool:
     """``docker logout``; for the course's own registry also forget the generated password."""
-    was_logged_in = reg.logout(endpoint)
+    was_logged_in = auth.logout(endpoint)
     if endpoint.kind == "local":
-        reg.forget(endpoint)
+        auth.forget(endpoint)
     return was_logged_in
 
 
@@ -161,9 +164,9 @@ def layer_rows(diff_ids: list[str], manifest: dict, events: list[reg.LayerEvent]
     rows = []
     for position, diff_id in enumerate(diff_ids, start=1):
         blob = blobs[position - 1] if position <= len(blobs) else {}
-        names = [reg.short_layer_id(diff_id)]
+        names = [manifests.short_layer_id(diff_id)]
         if blob.get("digest"):
-            names.append(reg.short_layer_id(str(blob["digest"])))
+            names.append(manifests.short_layer_id(str(blob["digest"])))
         shown = next((name for name in names if name in statuses), names[0])
         status = statuses.get(shown, "?")
         rows.append(LayerRow(position=position, layer=shown, status=status,
@@ -180,7 +183,7 @@ def push(endpoint: Endpoint, local: str, name: str) -> PushReport:
     """
     target = endpoint.repository(name)
     result = reg.push(local, target, endpoint)
-    view = reg.read_manifest(endpoint, endpoint.api_name(name), reg.split_reference(name)[1],
+    view = api.read_manifest(endpoint, endpoint.api_name(name), reg.split_reference(name)[1],
                              journal_it=False)
     rows = layer_rows(reg.diff_ids(target), view.manifest, result.layers)
     sent = [r for r in rows if r.sent]
@@ -189,7 +192,7 @@ def push(endpoint: Endpoint, local: str, name: str) -> PushReport:
                       layers_sent=len(sent), layers_reused=len(reused),
                       bytes_sent=sum(r.size_bytes for r in sent),
                       bytes_reused=sum(r.size_bytes for r in reused), layers=rows,
-                      pushed=reg.MEDIA_TYPE_NAMES.get(view.media_type, view.media_type),
+                      pushed=manifests.MEDIA_TYPE_NAMES.get(view.media_type, view.media_type),
                       platform_manifest=view.platform_digest, note=result.note)
 
 
@@ -219,15 +222,15 @@ def reuse_chart(frame: pd.DataFrame, **options: str) -> Figure:
 @action
 def catalog(endpoint: Endpoint) -> pd.DataFrame:
     """``GET /v2/_catalog``: the repositories in the registry, with their tag count."""
-    answer = reg.api_request(endpoint, "/v2/_catalog")
+    answer = api.api_request(endpoint, "/v2/_catalog")
     if endpoint.kind == "docker-hub" and answer.status >= 400:
         return pd.DataFrame({"repository": [], "tags": []}).set_index("repository")
-    reg.require_ok(answer, "Listing the catalog")
+    api.require_ok(answer, "Listing the catalog")
     names = list((answer.body or {}).get("repositories") or []) \
         if isinstance(answer.body, dict) else []
     rows = []
     for name in names:
-        tags = reg.api_request(endpoint, f"/v2/{name}/tags/list", journal_it=False)
+        tags = api.api_request(endpoint, f"/v2/{name}/tags/list", journal_it=False)
         found = (tags.body or {}).get("tags") if isinstance(tags.body, dict) else None
         rows.append({"repository": name, "tags": len(found or [])})
     return pd.DataFrame(rows, columns=["repository", "tags"]).set_index("repository")
@@ -237,18 +240,18 @@ def catalog(endpoint: Endpoint) -> pd.DataFrame:
 def tags(endpoint: Endpoint, name: str) -> pd.DataFrame:
     """``GET /v2/NAME/tags/list``, and each tag's manifest digest (``HEAD …/manifests/TAG``)."""
     repository = endpoint.api_name(name)
-    answer = reg.require_ok(reg.api_request(endpoint, f"/v2/{repository}/tags/list",
+    answer = api.require_ok(api.api_request(endpoint, f"/v2/{repository}/tags/list",
                                             scope=f"repository:{repository}:pull"),
                             f"Listing the tags of {repository}")
     found = sorted((answer.body or {}).get("tags") or []) if isinstance(answer.body, dict) else []
-    accept = reg.MANIFEST_TYPES  # what the printed loop sends is what runs here
+    accept = manifests.MANIFEST_TYPES  # what the printed loop sends is what runs here
     if found:
-        head_line = reg.curl_line(endpoint, f"/v2/{repository}/manifests/$tag", method="HEAD",
+        head_line = api.curl_line(endpoint, f"/v2/{repository}/manifests/$tag", method="HEAD",
                                   accept=accept)
         journal.record(f"for tag in {' '.join(found)}; do {head_line}; done")
     rows = []
     for tag in found:
-        head = reg.api_request(endpoint, f"/v2/{repository}/manifests/{tag}", method="HEAD",
+        head = api.api_request(endpoint, f"/v2/{repository}/manifests/{tag}", method="HEAD",
                                accept=accept, journal_it=False,
                                scope=f"repository:{repository}:pull")
         rows.append({"tag": tag, "digest": head.headers.get("Docker-Content-Digest", "")})
@@ -262,7 +265,7 @@ def manifest_layers(endpoint: Endpoint, name: str) -> pd.DataFrame:
     ``GET /v2/NAME/manifests/TAG`` accepting every manifest type; when that is an index, the
     platform manifest for this engine's platform is fetched by its digest.
     """
-    view = reg.read_manifest(endpoint, endpoint.api_name(name), reg.split_reference(name)[1])
+    view = api.read_manifest(endpoint, endpoint.api_name(name), reg.split_reference(name)[1])
     body = view.manifest
     config = body.get("config") or {}
     rows = [{"part": "config", "media type": config.get("mediaType", ""),
@@ -276,7 +279,7 @@ def manifest_layers(endpoint: Endpoint, name: str) -> pd.DataFrame:
 ENTRY_COLUMNS = ["entry", "media type", "platform", "what it is", "digest", "size_bytes"]
 
 
-def _entry_row(number: int, entry: reg.IndexEntry, view: reg.ManifestView) -> dict:
+def _entry_row(number: int, entry: manifests.IndexEntry, view: api.ManifestView) -> dict:
     if entry.kind == "attestation":
         what = "attestation of " + (entry.refers_to[:19] + "…" if entry.refers_to
                                     else "the image")
@@ -288,7 +291,7 @@ def _entry_row(number: int, entry: reg.IndexEntry, view: reg.ManifestView) -> di
                                       if entry.digest == view.platform_digest else "")
     else:
         what = "not an image (ignored by pulls)"
-    return {"entry": number, "media type": reg.MEDIA_TYPE_NAMES.get(entry.media_type,
+    return {"entry": number, "media type": manifests.MEDIA_TYPE_NAMES.get(entry.media_type,
                                                                      entry.media_type),
             "platform": entry.platform, "what it is": what, "digest": entry.digest,
             "size_bytes": entry.size_bytes}
@@ -302,10 +305,10 @@ def index_table(endpoint: Endpoint, name: str) -> pd.DataFrame:
     it is (platform manifest, or attestation manifest with its in-toto predicate types),
     digest, size_bytes. Without an index (classic store) one row: the manifest itself.
     """
-    view = reg.read_manifest(endpoint, endpoint.api_name(name), reg.split_reference(name)[1],
+    view = api.read_manifest(endpoint, endpoint.api_name(name), reg.split_reference(name)[1],
                              with_attestations=True)
     if not view.entries:
-        rows = [{"entry": 0, "media type": reg.MEDIA_TYPE_NAMES.get(view.media_type,
+        rows = [{"entry": 0, "media type": manifests.MEDIA_TYPE_NAMES.get(view.media_type,
                                                                      view.media_type),
                  "platform": "(in its config)",
                  "what it is": "the tag points at this manifest directly: no index",
@@ -315,8 +318,8 @@ def index_table(endpoint: Endpoint, name: str) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=ENTRY_COLUMNS).set_index("entry")
 
 
-ACCEPT_TRIES = (("Docker v2 manifest only", (reg.DOCKER_MANIFEST,)),
-                ("all four manifest types", reg.MANIFEST_TYPES))
+ACCEPT_TRIES = (("Docker v2 manifest only", (manifests.DOCKER_MANIFEST,)),
+                ("all four manifest types", manifests.MANIFEST_TYPES))
 
 
 @action
@@ -331,10 +334,10 @@ def accept_trial(endpoint: Endpoint, name: str) -> pd.DataFrame:
     path = f"/v2/{repository}/manifests/{reg.split_reference(name)[1]}"
     rows = []
     for label, accept in ACCEPT_TRIES:
-        answer = reg.api_request(endpoint, path, accept=accept,
+        answer = api.api_request(endpoint, path, accept=accept,
                                  scope=f"repository:{repository}:pull")
         rows.append({"request accepts": label, "HTTP status": answer.status,
-                     "answered with": reg.MEDIA_TYPE_NAMES.get(answer.media_type, "")
+                     "answered with": manifests.MEDIA_TYPE_NAMES.get(answer.media_type, "")
                      if answer.status < 400 else "",
                      "registry error": answer.error})
     return pd.DataFrame(rows).set_index("request accepts")
@@ -393,7 +396,7 @@ def pull_rows(diff_ids: list[str], manifest: dict, events: list[reg.LayerEvent])
             row.status = NOT_LISTED
             if row.position <= len(blobs) and blobs[row.position - 1].get("digest"):
                 # pull streams name blobs by their (compressed) digest, on both stores
-                row.layer = reg.short_layer_id(str(blobs[row.position - 1]["digest"]))
+                row.layer = manifests.short_layer_id(str(blobs[row.position - 1]["digest"]))
         row.sent = row.status == DOWNLOADED
     return rows
 
@@ -403,7 +406,7 @@ def pull(endpoint: Endpoint, name: str) -> PullReport:
     """``docker pull REGISTRY/…/NAME`` with the login; raises PullFailed (no such tag, refused)."""
     result: TransferResult = reg.pull(endpoint.repository(name), endpoint)
     facts = images.require(result.reference)
-    view = reg.read_manifest(endpoint, endpoint.api_name(name), reg.split_reference(name)[1],
+    view = api.read_manifest(endpoint, endpoint.api_name(name), reg.split_reference(name)[1],
                              journal_it=False)
     rows = pull_rows(reg.diff_ids(result.reference), view.manifest, result.layers)
     return PullReport(reference=result.reference, digest=result.digest, status=result.status,
@@ -435,13 +438,13 @@ def digest_evidence(endpoint: Endpoint, name: str, pushed: PushReport,
     tag = reg.split_reference(name)[1]
     path = f"/v2/{repository}/manifests/{tag}"
     scope = f"repository:{repository}:pull"
-    accept = reg.MANIFEST_TYPES  # whatever was pushed (index or manifest) comes back as is
-    head = reg.api_request(endpoint, path, method="HEAD", accept=accept, scope=scope)
-    body = reg.api_request(endpoint, path, accept=accept, scope=scope, journal_it=False)
+    accept = manifests.MANIFEST_TYPES  # whatever was pushed (index or manifest) comes back as is
+    head = api.api_request(endpoint, path, method="HEAD", accept=accept, scope=scope)
+    body = api.api_request(endpoint, path, accept=accept, scope=scope, journal_it=False)
     repo_digests = reg.repo_digests(pulled.reference)
     wanted_prefix = pulled.reference.rsplit(":", 1)[0] + "@"
     local = next((d.split("@", 1)[1] for d in repo_digests if d.startswith(wanted_prefix)), "")
-    journal.record(reg.curl_line(endpoint, path, accept=accept) + " | sha256sum")
+    journal.record(api.curl_line(endpoint, path, accept=accept) + " | sha256sum")
     rows = [("docker push said", pushed.digest),
             ("registry header Docker-Content-Digest", head.headers.get("Docker-Content-Digest",
                                                                        "")),

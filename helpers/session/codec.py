@@ -4,10 +4,12 @@ Only what helpers return is supported: dataclasses of the course, DataFrames, co
 those, and JSON scalars. Anything else is a bug in a helper (it returned a handle, not data).
 
 Dataclasses and errors are stored under a **stable type name**, not a module path: the class's
-name (``EngineFacts``), or the name it was registered with (:func:`register`). A result class
-can move to another module without breaking a recording. The module is kept beside the name
-only as a hint, used when two classes share a name. A renamed class stays readable by
-registering its old name as an alias.
+name (``EngineFacts``), the name the class declares (``RECORDED_AS = "RegistryEndpoint"``, for
+a class whose name another course class also has), or the name it was registered with
+(:func:`register`). A result class can move to another module without breaking a recording.
+The module is kept beside the name only as a hint. A renamed class stays readable by declaring
+its old name (``RECORDED_ALIASES = ("Endpoint",)``) or registering it as an alias. A unit test
+keeps the stable names unique.
 """
 
 from __future__ import annotations
@@ -57,7 +59,12 @@ def register(cls: T | None = None, *, name: str | None = None,
 
 def type_name(cls: type) -> str:
     """The stable name a class is recorded under."""
-    return _names.get(cls, cls.__qualname__)
+    return _names.get(cls) or str(vars(cls).get("RECORDED_AS") or cls.__qualname__)
+
+
+def _index_names(cls: type) -> list[str]:
+    """The names a class is found under: its stable name, and the old names it declares."""
+    return [type_name(cls), *vars(cls).get("RECORDED_ALIASES", ())]
 
 
 def _is_recordable_class(value: Any, module: str) -> bool:
@@ -76,10 +83,12 @@ def _refresh_index() -> None:
     for module_name, module in modules:
         for value in list(vars(module).values()):
             if _is_recordable_class(value, module_name):
-                _index.setdefault(value.__qualname__, set()).add(value)
+                for name in _index_names(value):
+                    _index.setdefault(name, set()).add(value)
                 for inner in vars(value).values():  # nested classes: Outer.Inner
                     if _is_recordable_class(inner, module_name):
-                        _index.setdefault(inner.__qualname__, set()).add(inner)
+                        for name in _index_names(inner):
+                            _index.setdefault(name, set()).add(inner)
     _indexed_modules = len(modules)
 
 

@@ -14,11 +14,13 @@ import docker
 import pytest
 import requests
 
-from helpers import catalog, course, journal, labels, ports, resolver, settings
+from helpers import catalog, course, journal, labels, manifests, ports, resolver, settings
 from helpers.engine import images, objects
 from helpers.engine import registry as reg
+from helpers.engine import registry_api as api
+from helpers.engine import registry_auth as auth
 from helpers.engine.cleanup import BASE_NOTEBOOK, cleanup
-from helpers.errors import CourseError, ImageUnavailable
+from helpers.errors import CourseError, ImageUnavailable, LoginFailed, PullFailed, PushFailed
 from helpers.lessons import registry as lesson
 from helpers.scoping import scoped
 
@@ -66,7 +68,7 @@ def lab(tmp_path_factory) -> Iterator[Lab]:
             yield made
         finally:
             if made is not None:
-                reg.forget(made.endpoint)
+                auth.forget(made.endpoint)
             cleanup(scope)
 
 
@@ -106,11 +108,11 @@ def test_registry_listens_on_loopback_only(lab: Lab) -> None:
 
 
 def test_registry_refuses_anonymous_api_and_unauthenticated_push(lab: Lab) -> None:
-    reg.logout(lab.endpoint)
-    answer = reg.api_request(lab.endpoint, "/v2/_catalog", anonymous=True)
+    auth.logout(lab.endpoint)
+    answer = api.api_request(lab.endpoint, "/v2/_catalog", anonymous=True)
     assert answer.status == 401 and "Basic" in answer.headers["WWW-Authenticate"]
     target = lab.endpoint.repository("refused:1")
-    with pytest.raises(reg.PushFailed) as failure:
+    with pytest.raises(PushFailed) as failure:
         reg.push(lab.v1.tag, target, lab.endpoint, quiet=True)
     assert isinstance(failure.value, CourseError)
     assert "no basic auth credentials" in failure.value.message
@@ -121,12 +123,12 @@ def test_registry_refuses_anonymous_api_and_unauthenticated_push(lab: Lab) -> No
 def test_wrong_password_is_one_clear_error_and_changes_nothing(lab: Lab) -> None:
     before = _config_snapshot()
     containers_before = _course_containers(lab.scope)
-    with pytest.raises(reg.LoginFailed) as failure:
+    with pytest.raises(LoginFailed) as failure:
         lesson.login(lab.endpoint, password="not-the-password")
     assert "refused the login of 'student'" in failure.value.message
     assert "401" in failure.value.message and failure.value.hint
     assert "not-the-password" not in failure.value.render()
-    assert not reg.logged_in(lab.endpoint.address)
+    assert not auth.logged_in(lab.endpoint.address)
     assert _course_containers(lab.scope) == containers_before
     assert _config_snapshot() == before
 
@@ -138,7 +140,7 @@ def test_pushing_an_image_that_does_not_exist_is_clear_and_leaves_nothing(lab: L
         lesson.push(lab.endpoint, f"docker-course/{lab.scope}-missing:0", "missing:0")
     assert images.inspect(lab.endpoint.repository("missing:0")) is None
     assert _course_containers(lab.scope) == containers_before
-    assert reg.api_request(lab.endpoint, "/v2/course/missing/tags/list").status == 404
+    assert api.api_request(lab.endpoint, "/v2/course/missing/tags/list").status == 404
 
 
 def test_push_pull_round_trip_keeps_the_digest(lab: Lab) -> None:
@@ -232,11 +234,11 @@ def test_printed_curl_lines_send_what_the_helper_sent(lab: Lab) -> None:
     source = lab.v1.tag if images.inspect(lab.v1.tag) else lab.endpoint.repository("hello:1.0")
     lesson.push(lab.endpoint, source, "hello:1.0")
     path = "/v2/course/hello/manifests/1.0"
-    answer = reg.api_request(lab.endpoint, path, accept=reg.MANIFEST_TYPES)
+    answer = api.api_request(lab.endpoint, path, accept=manifests.MANIFEST_TYPES)
     line = journal.read()[-1].cli
-    assert line == reg.curl_line(lab.endpoint, path, accept=reg.MANIFEST_TYPES)
-    assert line.count("-H 'Accept: ") == len(reg.MANIFEST_TYPES)
-    password = reg.generated_credentials(lab.endpoint.address).password
+    assert line == api.curl_line(lab.endpoint, path, accept=manifests.MANIFEST_TYPES)
+    assert line.count("-H 'Accept: ") == len(manifests.MANIFEST_TYPES)
+    password = auth.generated_credentials(lab.endpoint.address).password
     typed = subprocess.run(line.replace("***", password), shell=True, capture_output=True,
                            check=True, timeout=30).stdout
     assert "sha256:" + hashlib.sha256(typed).hexdigest() == answer.digest_of_body
@@ -246,12 +248,12 @@ def test_a_push_with_a_wrong_password_is_one_clear_error_and_leaves_nothing(lab:
     """A login that went stale (the registry's password changed): PushFailed, tag removed."""
     target = lab.endpoint.repository("stale:1")
     containers_before = _course_containers(lab.scope)
-    reg._SESSIONS[lab.endpoint.address] = reg.Credentials("student", "not-the-password")
+    auth._SESSIONS[lab.endpoint.address] = auth.Credentials("student", "not-the-password")
     try:
-        with pytest.raises(reg.PushFailed) as failure:
+        with pytest.raises(PushFailed) as failure:
             reg.push(lab.v2.tag, target, lab.endpoint, quiet=True)
     finally:
-        reg.logout(lab.endpoint)
+        auth.logout(lab.endpoint)
     message = failure.value.message
     assert message.startswith(f"Pushing {target} failed: ") and "401 Unauthorized" in message
     assert "log in again" in failure.value.hint
@@ -259,7 +261,7 @@ def test_a_push_with_a_wrong_password_is_one_clear_error_and_leaves_nothing(lab:
     assert images.inspect(target) is None
     assert _course_containers(lab.scope) == containers_before
     lesson.login(lab.endpoint)
-    assert reg.api_request(lab.endpoint, "/v2/course/stale/tags/list").status == 404
+    assert api.api_request(lab.endpoint, "/v2/course/stale/tags/list").status == 404
 
 
 def test_second_push_sends_only_the_new_layer(lab: Lab) -> None:
@@ -279,7 +281,7 @@ def test_second_push_sends_only_the_new_layer(lab: Lab) -> None:
 
 
 def test_passwords_stay_out_of_results_journal_and_files(lab: Lab) -> None:
-    password = reg.generated_credentials(lab.endpoint.address).password
+    password = auth.generated_credentials(lab.endpoint.address).password
     assert password not in repr(lab.endpoint) and password not in json.dumps(
         lab.endpoint.__dict__)
     lines = journal.journal_path().read_text(encoding="utf-8")
@@ -296,10 +298,10 @@ def test_password_file_made_with_python_works_for_the_official_image_path(scope)
     endpoint = reg.start_local(image, name=f"{scope}-registry", host_port=ports.free_port(),
                                tool_image=python, tool="python")
     try:
-        assert reg.login(endpoint) == "Login Succeeded"
-        assert reg.api_request(endpoint, "/v2/_catalog").status == 200
+        assert auth.login(endpoint) == "Login Succeeded"
+        assert api.api_request(endpoint, "/v2/_catalog").status == 200
     finally:
-        reg.forget(endpoint)
+        auth.forget(endpoint)
 
 
 def test_cleanup_removes_the_registry_and_spares_hand_made_objects(scope, shell_image) -> None:
@@ -323,7 +325,7 @@ def test_cleanup_removes_the_registry_and_spares_hand_made_objects(scope, shell_
         engine.volumes.get(mine)
         assert [n.name for n in engine.networks.list(names=[mine])] == [mine]
     finally:
-        reg.forget(endpoint)
+        auth.forget(endpoint)
         engine.containers.get(mine).remove(force=True)
         engine.volumes.get(mine).remove()
         for network in engine.networks.list(names=[mine]):
@@ -356,7 +358,7 @@ def test_pushing_under_another_name_mounts_every_blob(lab: Lab) -> None:
 
 def test_pulling_a_tag_that_does_not_exist_is_clear(lab: Lab) -> None:
     lesson.login(lab.endpoint)
-    with pytest.raises(reg.PullFailed, match=r"Pulling .*hello:9\.9 failed") as failure:
+    with pytest.raises(PullFailed, match=r"Pulling .*hello:9\.9 failed") as failure:
         lesson.pull(lab.endpoint, "hello:9.9")
     assert "manifest unknown" in failure.value.message.lower() or "not found" in \
         failure.value.message.lower()

@@ -17,31 +17,33 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from helpers import journal
-from helpers.engine import registry as reg
+from helpers import journal, manifests
+from helpers.engine import registry_api as api
+from helpers.engine import registry_auth as auth
+from helpers.errors import RegistryError
 
 MANIFEST = json.dumps({"schemaVersion": 2, "layers": [{"size": 3}]}).encode()
 BASIC = "Basic " + base64.b64encode(b"student:s3cret-pw").decode()
-PLATFORM = json.dumps({"schemaVersion": 2, "mediaType": reg.OCI_MANIFEST,
+PLATFORM = json.dumps({"schemaVersion": 2, "mediaType": manifests.OCI_MANIFEST,
                        "config": {"digest": "sha256:c0", "size": 2},
                        "layers": [{"digest": "sha256:l1", "size": 70}]}).encode()
 PLATFORM_DIGEST = "sha256:" + hashlib.sha256(PLATFORM).hexdigest()
-ATTESTATION = json.dumps({"schemaVersion": 2, "mediaType": reg.OCI_MANIFEST, "layers": [
+ATTESTATION = json.dumps({"schemaVersion": 2, "mediaType": manifests.OCI_MANIFEST, "layers": [
     {"mediaType": "application/vnd.in-toto+json", "size": 9, "digest": "sha256:e6",
      "annotations": {"in-toto.io/predicate-type": "https://slsa.dev/provenance/v0.2"}}]}).encode()
 ATTESTATION_DIGEST = "sha256:" + hashlib.sha256(ATTESTATION).hexdigest()
-INDEX = json.dumps({"schemaVersion": 2, "mediaType": reg.OCI_INDEX, "manifests": [
-    {"mediaType": reg.OCI_MANIFEST, "digest": PLATFORM_DIGEST, "size": len(PLATFORM),
+INDEX = json.dumps({"schemaVersion": 2, "mediaType": manifests.OCI_INDEX, "manifests": [
+    {"mediaType": manifests.OCI_MANIFEST, "digest": PLATFORM_DIGEST, "size": len(PLATFORM),
      "platform": {"os": "linux", "architecture": "amd64"}},
-    {"mediaType": reg.OCI_MANIFEST, "digest": ATTESTATION_DIGEST, "size": len(ATTESTATION),
+    {"mediaType": manifests.OCI_MANIFEST, "digest": ATTESTATION_DIGEST, "size": len(ATTESTATION),
      "annotations": {"vnd.docker.reference.type": "attestation-manifest",
                      "vnd.docker.reference.digest": PLATFORM_DIGEST},
      "platform": {"os": "unknown", "architecture": "unknown"}}]}).encode()
 INDEX_DIGEST = "sha256:" + hashlib.sha256(INDEX).hexdigest()
 # what distribution 2.8 keeps under course/hello: the tag 1.0 is an index, and its manifests
-STORED = {"1.0": (reg.OCI_INDEX, INDEX), INDEX_DIGEST: (reg.OCI_INDEX, INDEX),
-          PLATFORM_DIGEST: (reg.OCI_MANIFEST, PLATFORM),
-          ATTESTATION_DIGEST: (reg.OCI_MANIFEST, ATTESTATION)}
+STORED = {"1.0": (manifests.OCI_INDEX, INDEX), INDEX_DIGEST: (manifests.OCI_INDEX, INDEX),
+          PLATFORM_DIGEST: (manifests.OCI_MANIFEST, PLATFORM),
+          ATTESTATION_DIGEST: (manifests.OCI_MANIFEST, ATTESTATION)}
 
 
 class FakeRegistry(BaseHTTPRequestHandler):
@@ -91,7 +93,7 @@ class FakeRegistry(BaseHTTPRequestHandler):
         if url.path == "/v2/alice/x/manifests/1.0":
             digest = "sha256:" + hashlib.sha256(MANIFEST).hexdigest()
             return self._send(200, MANIFEST, {"Docker-Content-Digest": digest,
-                                              "Content-Type": reg.MANIFEST_V2})
+                                              "Content-Type": manifests.DOCKER_MANIFEST})
         return self._send(404, b'{"errors": [{"code": "NAME_UNKNOWN"}]}')
 
 
@@ -102,7 +104,7 @@ class FakeRegistry(BaseHTTPRequestHandler):
         media_type, body = STORED[reference]
         types = {t.strip() for line in accepted for t in line.split(",")}
         if media_type not in types:
-            kind = "index" if media_type == reg.OCI_INDEX else "manifest"
+            kind = "index" if media_type == manifests.OCI_INDEX else "manifest"
             message = (f"OCI {kind} found, but accept header does not support OCI {kind}"
                        f"{'es' if kind == 'index' else 's'}")
             return self._send(404, json.dumps({"errors": [{"code": "MANIFEST_UNKNOWN",
@@ -114,27 +116,27 @@ class FakeRegistry(BaseHTTPRequestHandler):
 
 
 @pytest.fixture
-def fake(tmp_path, monkeypatch) -> Iterator[reg.Endpoint]:
+def fake(tmp_path, monkeypatch) -> Iterator[auth.Endpoint]:
     monkeypatch.setenv("COURSE_STATE_DIR", str(tmp_path))
     server = ThreadingHTTPServer(("127.0.0.1", 0), FakeRegistry)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     port = server.server_address[1]
-    endpoint = reg.Endpoint(kind="local", address=f"127.0.0.1:{port}",
+    endpoint = auth.Endpoint(kind="local", address=f"127.0.0.1:{port}",
                             api_url=f"http://127.0.0.1:{port}", namespace="alice",
                             username="student")
-    reg._GENERATED[endpoint.address] = reg.Credentials("student", "s3cret-pw")
+    auth._GENERATED[endpoint.address] = auth.Credentials("student", "s3cret-pw")
     FakeRegistry.seen = []
     try:
         yield endpoint
     finally:
-        reg.forget(endpoint)
+        auth.forget(endpoint)
         server.shutdown()
         server.server_close()
 
 
 def test_basic_auth_is_sent_and_the_journal_masks_the_password(fake) -> None:
-    answer = reg.api_request(fake, "/basic/_catalog")
+    answer = api.api_request(fake, "/basic/_catalog")
     assert answer.status == 200 and answer.body == {"repositories": ["course/hello"]}
     assert FakeRegistry.seen[-1]["auth"] == BASIC
     line = journal.read()[-1].cli
@@ -143,25 +145,25 @@ def test_basic_auth_is_sent_and_the_journal_masks_the_password(fake) -> None:
 
 
 def test_anonymous_requests_carry_no_credentials(fake) -> None:
-    answer = reg.api_request(fake, "/basic/_catalog", anonymous=True)
+    answer = api.api_request(fake, "/basic/_catalog", anonymous=True)
     assert answer.status == 401 and answer.headers["WWW-Authenticate"] == 'Basic realm="fake"'
     assert FakeRegistry.seen[-1]["auth"] == ""
     assert "-u" not in journal.read()[-1].cli
 
 
 def test_bearer_challenge_is_answered_with_a_token_for_the_scope(fake) -> None:
-    answer = reg.api_request(fake, "/v2/alice/x/manifests/1.0", accept=(reg.MANIFEST_V2,),
+    answer = api.api_request(fake, "/v2/alice/x/manifests/1.0", accept=(manifests.DOCKER_MANIFEST,),
                              scope="repository:alice/x:pull")
     assert answer.status == 200
     assert [s["path"] for s in FakeRegistry.seen] == ["/v2/alice/x/manifests/1.0", "/token",
                                                       "/v2/alice/x/manifests/1.0"]
     assert FakeRegistry.seen[-1]["auth"] == "Bearer t0k"
-    assert FakeRegistry.seen[-1]["accept_lines"] == [reg.MANIFEST_V2]
+    assert FakeRegistry.seen[-1]["accept_lines"] == [manifests.DOCKER_MANIFEST]
     assert answer.digest_of_body == answer.headers["Docker-Content-Digest"]
 
 
 def test_head_returns_the_digest_header_without_a_body(fake) -> None:
-    answer = reg.api_request(fake, "/v2/alice/x/manifests/1.0", method="HEAD",
+    answer = api.api_request(fake, "/v2/alice/x/manifests/1.0", method="HEAD",
                              scope="repository:alice/x:pull", journal_it=False)
     assert answer.status == 200 and answer.body == ""
     assert answer.headers["Docker-Content-Digest"].startswith("sha256:")
@@ -169,39 +171,39 @@ def test_head_returns_the_digest_header_without_a_body(fake) -> None:
 
 
 def test_errors_become_one_readable_registry_error(fake) -> None:
-    answer = reg.api_request(fake, "/v2/alice/x/manifests/9.9", scope="repository:alice/x:pull")
-    with pytest.raises(reg.RegistryError, match="HTTP 404") as failure:
-        reg.require_ok(answer, "Reading the manifest")
+    answer = api.api_request(fake, "/v2/alice/x/manifests/9.9", scope="repository:alice/x:pull")
+    with pytest.raises(RegistryError, match="HTTP 404") as failure:
+        api.require_ok(answer, "Reading the manifest")
     assert "NAME_UNKNOWN" in failure.value.log_tail and failure.value.hint
 
 
 def test_an_unreachable_registry_is_one_readable_error(fake) -> None:
-    gone = reg.Endpoint(kind="local", address="127.0.0.1:9", api_url="http://127.0.0.1:9",
+    gone = auth.Endpoint(kind="local", address="127.0.0.1:9", api_url="http://127.0.0.1:9",
                         namespace="c", username="u")
-    with pytest.raises(reg.RegistryError, match="failed: ConnectionError"):
-        reg.api_request(gone, "/v2/")
+    with pytest.raises(RegistryError, match="failed: ConnectionError"):
+        api.api_request(gone, "/v2/")
 
 
-def _basic_endpoint(fake: reg.Endpoint) -> reg.Endpoint:
+def _basic_endpoint(fake: auth.Endpoint) -> auth.Endpoint:
     """The fake's basic-auth half, seen as a registry whose API lives under /basic."""
-    endpoint = reg.Endpoint(kind="local", address=fake.address, api_url=fake.api_url + "/basic",
+    endpoint = auth.Endpoint(kind="local", address=fake.address, api_url=fake.api_url + "/basic",
                             namespace="course", username="student")
     return endpoint
 
 
 def test_all_four_types_are_sent_as_four_accept_lines_and_the_index_comes_back(fake) -> None:
     endpoint = _basic_endpoint(fake)
-    answer = reg.api_request(endpoint, "/v2/course/hello/manifests/1.0",
-                             accept=reg.MANIFEST_TYPES)
-    assert FakeRegistry.seen[-1]["accept_lines"] == list(reg.MANIFEST_TYPES)
-    assert answer.status == 200 and answer.media_type == reg.OCI_INDEX
+    answer = api.api_request(endpoint, "/v2/course/hello/manifests/1.0",
+                             accept=manifests.MANIFEST_TYPES)
+    assert FakeRegistry.seen[-1]["accept_lines"] == list(manifests.MANIFEST_TYPES)
+    assert answer.status == 200 and answer.media_type == manifests.OCI_INDEX
     assert answer.digest_of_body == INDEX_DIGEST == answer.headers["Docker-Content-Digest"]
 
 
 def test_without_the_index_type_the_registry_refuses_like_distribution_2_8(fake) -> None:
     endpoint = _basic_endpoint(fake)
-    answer = reg.api_request(endpoint, "/v2/course/hello/manifests/1.0",
-                             accept=(reg.DOCKER_MANIFEST,))
+    answer = api.api_request(endpoint, "/v2/course/hello/manifests/1.0",
+                             accept=(manifests.DOCKER_MANIFEST,))
     assert answer.status == 404
     assert answer.error == ("MANIFEST_UNKNOWN: OCI index found, but accept header does not "
                             "support OCI indexes")
@@ -209,34 +211,34 @@ def test_without_the_index_type_the_registry_refuses_like_distribution_2_8(fake)
 
 def test_read_manifest_follows_the_index_to_the_platform_manifest(fake) -> None:
     endpoint = _basic_endpoint(fake)
-    view = reg.read_manifest(endpoint, "course/hello", "1.0", platform=("linux", "amd64", ""),
+    view = api.read_manifest(endpoint, "course/hello", "1.0", platform=("linux", "amd64", ""),
                              with_attestations=True)
-    assert (view.digest, view.media_type, view.platform) == (INDEX_DIGEST, reg.OCI_INDEX,
+    assert (view.digest, view.media_type, view.platform) == (INDEX_DIGEST, manifests.OCI_INDEX,
                                                              "linux/amd64")
     assert view.platform_digest == PLATFORM_DIGEST and view.manifest["layers"][0]["size"] == 70
     assert view.attestations == {ATTESTATION_DIGEST: ["https://slsa.dev/provenance/v0.2"]}
     paths = [s["path"].rsplit("/", 1)[1] for s in FakeRegistry.seen]
     assert paths == ["1.0", PLATFORM_DIGEST, ATTESTATION_DIGEST]
     # children are asked for with exactly the media type the index lists for them
-    assert [s["accept_lines"] for s in FakeRegistry.seen[1:]] == [[reg.OCI_MANIFEST]] * 2
+    assert [s["accept_lines"] for s in FakeRegistry.seen[1:]] == [[manifests.OCI_MANIFEST]] * 2
     lines = [c.cli for c in journal.read()]
     assert len(lines) == 3 and lines[0].count("-H 'Accept: ") == 4
 
 
 def test_read_manifest_of_a_plain_manifest_has_no_entries(fake) -> None:
     endpoint = _basic_endpoint(fake)
-    view = reg.read_manifest(endpoint, "course/hello", PLATFORM_DIGEST, journal_it=False)
+    view = api.read_manifest(endpoint, "course/hello", PLATFORM_DIGEST, journal_it=False)
     assert view.entries == [] and view.platform_digest == view.digest == PLATFORM_DIGEST
-    assert view.media_type == reg.OCI_MANIFEST and view.size_bytes == len(PLATFORM)
+    assert view.media_type == manifests.OCI_MANIFEST and view.size_bytes == len(PLATFORM)
 
 
 @pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
 @pytest.mark.parametrize("method", ["GET", "HEAD"])
-@pytest.mark.parametrize("accept", [reg.MANIFEST_TYPES, (reg.DOCKER_MANIFEST,), ()])
+@pytest.mark.parametrize("accept", [manifests.MANIFEST_TYPES, (manifests.DOCKER_MANIFEST,), ()])
 def test_the_printed_curl_line_sends_exactly_the_helpers_headers(fake, method, accept) -> None:
     """Printed = executed: run the journaled line (password filled in) and compare requests."""
     endpoint = _basic_endpoint(fake)
-    answer = reg.api_request(endpoint, "/v2/course/hello/manifests/1.0", method=method,
+    answer = api.api_request(endpoint, "/v2/course/hello/manifests/1.0", method=method,
                              accept=accept)
     helper = FakeRegistry.seen[-1]
     line = journal.read()[-1].cli

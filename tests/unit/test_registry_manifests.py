@@ -11,7 +11,11 @@ import shlex
 
 import pytest
 
+from helpers import manifests
 from helpers.engine import registry as reg
+from helpers.engine import registry_api as api
+from helpers.engine import registry_auth as auth
+from helpers.errors import RegistryError
 from helpers.lessons import registry as lesson
 from helpers.session import codec
 
@@ -19,11 +23,11 @@ IMAGE = "sha256:" + "b7" * 32
 ATTESTATION = "sha256:" + "85" * 32
 INDEX = {
     "schemaVersion": 2,
-    "mediaType": reg.OCI_INDEX,
+    "mediaType": manifests.OCI_INDEX,
     "manifests": [
-        {"mediaType": reg.OCI_MANIFEST, "digest": IMAGE, "size": 858,
+        {"mediaType": manifests.OCI_MANIFEST, "digest": IMAGE, "size": 858,
          "platform": {"architecture": "amd64", "os": "linux"}},
-        {"mediaType": reg.OCI_MANIFEST, "digest": ATTESTATION, "size": 566,
+        {"mediaType": manifests.OCI_MANIFEST, "digest": ATTESTATION, "size": 566,
          "annotations": {"vnd.docker.reference.digest": IMAGE,
                          "vnd.docker.reference.type": "attestation-manifest"},
          "platform": {"architecture": "unknown", "os": "unknown"}},
@@ -31,18 +35,18 @@ INDEX = {
 }
 MULTI = {
     "schemaVersion": 2,
-    "mediaType": reg.DOCKER_MANIFEST_LIST,
+    "mediaType": manifests.DOCKER_MANIFEST_LIST,
     "manifests": [
-        {"mediaType": reg.DOCKER_MANIFEST, "digest": "sha256:" + "a1" * 32, "size": 1,
+        {"mediaType": manifests.DOCKER_MANIFEST, "digest": "sha256:" + "a1" * 32, "size": 1,
          "platform": {"architecture": "arm", "os": "linux", "variant": "v7"}},
-        {"mediaType": reg.DOCKER_MANIFEST, "digest": "sha256:" + "a2" * 32, "size": 1,
+        {"mediaType": manifests.DOCKER_MANIFEST, "digest": "sha256:" + "a2" * 32, "size": 1,
          "platform": {"architecture": "arm64", "os": "linux", "variant": "v8"}},
-        {"mediaType": reg.DOCKER_MANIFEST, "digest": "sha256:" + "a3" * 32, "size": 1,
+        {"mediaType": manifests.DOCKER_MANIFEST, "digest": "sha256:" + "a3" * 32, "size": 1,
          "platform": {"architecture": "amd64", "os": "linux"}},
     ],
 }
 ATTESTATION_MANIFEST = {
-    "schemaVersion": 2, "mediaType": reg.OCI_MANIFEST,
+    "schemaVersion": 2, "mediaType": manifests.OCI_MANIFEST,
     "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "size": 167,
                "digest": "sha256:" + "2e" * 32},
     "layers": [{"mediaType": "application/vnd.in-toto+json", "size": 1242,
@@ -52,24 +56,24 @@ ATTESTATION_MANIFEST = {
 
 
 def test_the_four_accept_types_cover_indexes_and_manifests_of_both_formats() -> None:
-    assert reg.MANIFEST_TYPES == (
+    assert manifests.MANIFEST_TYPES == (
         "application/vnd.oci.image.index.v1+json", "application/vnd.oci.image.manifest.v1+json",
         "application/vnd.docker.distribution.manifest.list.v2+json",
         "application/vnd.docker.distribution.manifest.v2+json")
-    assert reg.MANIFEST_V2 == reg.DOCKER_MANIFEST
-    assert {t for t in reg.MANIFEST_TYPES if reg.is_index(t)} == {reg.OCI_INDEX,
-                                                                   reg.DOCKER_MANIFEST_LIST}
-    assert set(reg.MEDIA_TYPE_NAMES) == set(reg.MANIFEST_TYPES)
+    assert {t for t in manifests.MANIFEST_TYPES if manifests.is_index(t)} == {manifests.OCI_INDEX,
+                                                                   manifests.DOCKER_MANIFEST_LIST}
+    assert set(manifests.MEDIA_TYPE_NAMES) == set(manifests.MANIFEST_TYPES)
 
 
 def test_media_type_comes_from_the_document_or_the_content_type() -> None:
-    assert reg.media_type_of(INDEX, "text/plain") == reg.OCI_INDEX
-    assert reg.media_type_of({}, f"{reg.DOCKER_MANIFEST}; charset=utf-8") == reg.DOCKER_MANIFEST
-    assert reg.media_type_of("not json", "") == ""
+    assert manifests.media_type_of(INDEX, "text/plain") == manifests.OCI_INDEX
+    assert manifests.media_type_of({}, f"{manifests.DOCKER_MANIFEST}; charset=utf-8") \
+        == manifests.DOCKER_MANIFEST
+    assert manifests.media_type_of("not json", "") == ""
 
 
 def test_index_entries_tell_the_platform_manifest_from_the_attestation() -> None:
-    image, attestation = reg.index_entries(INDEX)
+    image, attestation = manifests.index_entries(INDEX)
     assert (image.kind, image.platform, image.digest, image.size_bytes) == (
         "image", "linux/amd64", IMAGE, 858)
     assert (attestation.kind, attestation.platform, attestation.refers_to) == (
@@ -77,14 +81,14 @@ def test_index_entries_tell_the_platform_manifest_from_the_attestation() -> None
 
 
 def test_unknown_platform_without_the_annotation_is_never_an_image() -> None:
-    odd = {"manifests": [{"mediaType": reg.OCI_MANIFEST, "digest": "sha256:1", "size": 2,
+    odd = {"manifests": [{"mediaType": manifests.OCI_MANIFEST, "digest": "sha256:1", "size": 2,
                           "platform": {"os": "unknown", "architecture": "unknown"}},
-                         {"mediaType": reg.OCI_MANIFEST, "digest": "sha256:2", "size": 2,
+                         {"mediaType": manifests.OCI_MANIFEST, "digest": "sha256:2", "size": 2,
                           "annotations": {"vnd.docker.reference.type": "sbom-something"},
                           "platform": {"os": "linux", "architecture": "amd64"}}]}
-    assert [e.kind for e in reg.index_entries(odd)] == ["other", "other"]
-    with pytest.raises(reg.RegistryError, match="no manifest for linux/amd64"):
-        reg.pick_platform(reg.index_entries(odd), "linux", "amd64")
+    assert [e.kind for e in manifests.index_entries(odd)] == ["other", "other"]
+    with pytest.raises(RegistryError, match="no manifest for linux/amd64"):
+        manifests.pick_platform(manifests.index_entries(odd), "linux", "amd64")
 
 
 @pytest.mark.parametrize(("wanted", "digest"), [
@@ -92,57 +96,60 @@ def test_unknown_platform_without_the_annotation_is_never_an_image() -> None:
     (("linux", "arm", "v7"), "a1"), (("linux", "arm64", ""), "a2"),
 ])
 def test_pick_platform_follows_os_architecture_and_variant(wanted, digest) -> None:
-    assert reg.pick_platform(reg.index_entries(MULTI), *wanted).digest == "sha256:" + digest * 32
+    chosen = manifests.pick_platform(manifests.index_entries(MULTI), *wanted)
+    assert chosen.digest == "sha256:" + digest * 32
 
 
 def test_pick_platform_never_picks_an_attestation_and_says_what_is_offered() -> None:
-    entries = reg.index_entries(INDEX)
-    assert reg.pick_platform(entries, "linux", "amd64").digest == IMAGE
-    with pytest.raises(reg.RegistryError) as failure:
-        reg.pick_platform(entries, "linux", "arm64", "v8")
+    entries = manifests.index_entries(INDEX)
+    assert manifests.pick_platform(entries, "linux", "amd64").digest == IMAGE
+    with pytest.raises(RegistryError) as failure:
+        manifests.pick_platform(entries, "linux", "arm64", "v8")
     assert "offers: linux/amd64" in failure.value.message and "unknown" not in \
         failure.value.message
     assert "--platform" in failure.value.hint
 
 
 def test_predicate_types_of_an_attestation_manifest() -> None:
-    assert reg.predicate_types(ATTESTATION_MANIFEST) == ["https://slsa.dev/provenance/v0.2"]
-    assert reg.predicate_types({"layers": [{"mediaType": "application/x"}]}) == ["application/x"]
+    assert manifests.predicate_types(ATTESTATION_MANIFEST) == ["https://slsa.dev/provenance/v0.2"]
+    assert manifests.predicate_types({"layers": [{"mediaType": "application/x"}]}) \
+        == ["application/x"]
 
 
 def test_each_accept_value_is_its_own_header_in_order() -> None:
-    assert reg.accept_headers(reg.MANIFEST_TYPES) == [("Accept", t) for t in reg.MANIFEST_TYPES]
-    headers = reg.request_headers(reg.MANIFEST_TYPES, reg.Credentials("student", "pw"))
-    assert headers.getlist("Accept") == list(reg.MANIFEST_TYPES)
+    assert manifests.accept_headers(manifests.MANIFEST_TYPES) == \
+        [("Accept", t) for t in manifests.MANIFEST_TYPES]
+    headers = api.request_headers(manifests.MANIFEST_TYPES, auth.Credentials("student", "pw"))
+    assert headers.getlist("Accept") == list(manifests.MANIFEST_TYPES)
     assert headers["Authorization"] == "Basic c3R1ZGVudDpwdw=="
-    assert reg.request_headers((), bearer="t0k")["Authorization"] == "Bearer t0k"
-    assert "Authorization" not in reg.request_headers((reg.OCI_INDEX,))
-    assert reg.request_headers(()).getlist("Accept") == ["*/*"]  # as curl sends by itself
+    assert api.request_headers((), bearer="t0k")["Authorization"] == "Bearer t0k"
+    assert "Authorization" not in api.request_headers((manifests.OCI_INDEX,))
+    assert api.request_headers(()).getlist("Accept") == ["*/*"]  # as curl sends by itself
 
 
 def test_the_curl_line_has_one_dash_h_per_accept_value_and_hides_the_password() -> None:
-    endpoint = reg.Endpoint(kind="local", address="127.0.0.1:5001",
+    endpoint = auth.Endpoint(kind="local", address="127.0.0.1:5001",
                             api_url="http://127.0.0.1:5001", namespace="course",
                             username="student")
-    reg._GENERATED[endpoint.address] = reg.Credentials("student", "s3cret")
+    auth._GENERATED[endpoint.address] = auth.Credentials("student", "s3cret")
     try:
-        line = reg.curl_line(endpoint, "/v2/course/hello/manifests/1.0", method="HEAD",
-                             accept=reg.MANIFEST_TYPES)
+        line = api.curl_line(endpoint, "/v2/course/hello/manifests/1.0", method="HEAD",
+                             accept=manifests.MANIFEST_TYPES)
     finally:
-        reg.forget(endpoint)
+        auth.forget(endpoint)
     assert "s3cret" not in line
     argv = shlex.split(line)
     assert argv[:5] == ["curl", "-sS", "-I", "-u", "student:***"]
     assert [argv[i + 1] for i, a in enumerate(argv) if a == "-H"] == [
-        f"Accept: {t}" for t in reg.MANIFEST_TYPES]
+        f"Accept: {t}" for t in manifests.MANIFEST_TYPES]
     assert argv[-1] == "http://127.0.0.1:5001/v2/course/hello/manifests/1.0"
-    assert argv == reg.curl_arguments(argv[-1], method="HEAD", accept=reg.MANIFEST_TYPES,
+    assert argv == api.curl_arguments(argv[-1], method="HEAD", accept=manifests.MANIFEST_TYPES,
                                       username="student")
 
 
 def test_a_tag_loop_keeps_its_shell_variable_unquoted() -> None:
-    argv = reg.curl_arguments("http://h/v2/r/manifests/$tag", accept=(reg.OCI_INDEX,))
-    assert " ".join(reg._shell_word(a) for a in argv).endswith("http://h/v2/r/manifests/$tag")
+    argv = api.curl_arguments("http://h/v2/r/manifests/$tag", accept=(manifests.OCI_INDEX,))
+    assert " ".join(api._shell_word(a) for a in argv).endswith("http://h/v2/r/manifests/$tag")
 
 
 def test_pushed_digest_from_aux_classic_or_status_line_containerd() -> None:
@@ -158,8 +165,8 @@ def test_pushed_digest_from_aux_classic_or_status_line_containerd() -> None:
 
 def test_the_containerd_substitution_record_becomes_a_sentence() -> None:
     aux = {"manifestPushedInsteadOfIndex": True,
-           "originalIndex": {"mediaType": reg.OCI_INDEX, "digest": "sha256:" + "1" * 64},
-           "selectedManifest": {"mediaType": reg.OCI_MANIFEST, "digest": IMAGE,
+           "originalIndex": {"mediaType": manifests.OCI_INDEX, "digest": "sha256:" + "1" * 64},
+           "selectedManifest": {"mediaType": manifests.OCI_MANIFEST, "digest": IMAGE,
                                 "platform": {"os": "linux", "architecture": "amd64"}}}
     note = reg.substitution_note(aux)
     assert "pushed the linux/amd64 manifest sha256:b7b7b7b7b7b7" in note
@@ -180,13 +187,13 @@ def test_refusals_read_plainly(engine_says: str, plain: str) -> None:
 
 
 def test_a_stale_login_gets_the_log_in_again_hint() -> None:
-    endpoint = reg.Endpoint(kind="local", address="127.0.0.1:59998", api_url="", namespace="c",
+    endpoint = auth.Endpoint(kind="local", address="127.0.0.1:59998", api_url="", namespace="c",
                             username="u")
-    reg._SESSIONS[endpoint.address] = reg.Credentials("u", "old")
+    auth._SESSIONS[endpoint.address] = auth.Credentials("u", "old")
     try:
         assert "log in again" in reg._push_hint("x: 401 Unauthorized", endpoint)
     finally:
-        reg.forget(endpoint)
+        auth.forget(endpoint)
     assert "log in first" in reg._push_hint("x: 401 Unauthorized", endpoint)
 
 
@@ -224,22 +231,22 @@ def test_fold_records_each_distinct_status_once() -> None:
 
 
 def test_api_answer_names_its_media_type_and_registry_error() -> None:
-    refused = reg.ApiAnswer(url="u", status=404, headers={"Content-Type": "application/json"},
+    refused = api.ApiAnswer(url="u", status=404, headers={"Content-Type": "application/json"},
                             body={"errors": [{"code": "MANIFEST_UNKNOWN", "message":
                                               "OCI index found, but accept header does not "
                                               "support OCI indexes"}]})
     assert refused.error.startswith("MANIFEST_UNKNOWN: OCI index found")
-    with pytest.raises(reg.RegistryError, match="HTTP 404: MANIFEST_UNKNOWN"):
-        reg.require_ok(refused, "Reading")
-    ok = reg.ApiAnswer(url="u", status=200, headers={"Content-Type": reg.OCI_INDEX}, body="")
-    assert ok.media_type == reg.OCI_INDEX and ok.error == ""
+    with pytest.raises(RegistryError, match="HTTP 404: MANIFEST_UNKNOWN"):
+        api.require_ok(refused, "Reading")
+    ok = api.ApiAnswer(url="u", status=200, headers={"Content-Type": manifests.OCI_INDEX}, body="")
+    assert ok.media_type == manifests.OCI_INDEX and ok.error == ""
 
 
 def test_new_results_round_trip_through_the_replay_codec() -> None:
-    view = reg.ManifestView(repository="course/hello", reference="1.0", digest="sha256:i",
-                            media_type=reg.OCI_INDEX, platform="linux/amd64",
+    view = api.ManifestView(repository="course/hello", reference="1.0", digest="sha256:i",
+                            media_type=manifests.OCI_INDEX, platform="linux/amd64",
                             platform_digest=IMAGE, manifest={"layers": []},
-                            entries=reg.index_entries(INDEX),
+                            entries=manifests.index_entries(INDEX),
                             attestations={ATTESTATION: ["https://slsa.dev/provenance/v0.2"]},
                             size_bytes=855)
     event = reg.LayerEvent("aa", "Pull complete", 3, ["Already exists", "Pull complete"])

@@ -8,7 +8,8 @@ import pytest
 from matplotlib.figure import Figure
 
 from helpers.engine import registry as reg
-from helpers.errors import CourseError
+from helpers.engine import registry_auth as auth
+from helpers.errors import CourseError, LoginFailed, PullFailed, PushFailed, RegistryError
 from helpers.lessons import registry as lesson
 from helpers.progress import Progress
 from helpers.session import codec
@@ -79,23 +80,23 @@ def test_split_reference_keeps_a_registry_port(reference: str, split: tuple[str,
 
 
 def test_endpoint_names_for_a_local_registry_and_docker_hub() -> None:
-    local = reg.Endpoint(kind="local", address="127.0.0.1:5001", api_url="http://127.0.0.1:5001",
+    local = auth.Endpoint(kind="local", address="127.0.0.1:5001", api_url="http://127.0.0.1:5001",
                          namespace="course", username="student")
     assert local.repository("hello:1.0") == "127.0.0.1:5001/course/hello:1.0"
     assert local.api_name("hello:1.0") == "course/hello"
     assert local.login_server == "127.0.0.1:5001"
-    hub = reg.hub_endpoint("alice", "dckr_pat_secret")
+    hub = auth.hub_endpoint("alice", "dckr_pat_secret")
     try:
         assert hub.repository("hello:1.0") == "alice/docker-course-hello:1.0"
         assert hub.api_name("hello@sha256:abc") == "alice/docker-course-hello"
-        assert hub.login_server == reg.HUB_LOGIN_SERVER
+        assert hub.login_server == auth.HUB_LOGIN_SERVER
         assert "dckr_pat_secret" not in repr(hub) + json.dumps(codec.encode(hub))
     finally:
-        reg.forget(hub)
+        auth.forget(hub)
 
 
 def test_credentials_hide_the_password_and_are_fresh_each_time() -> None:
-    first, second = reg.new_credentials(), reg.new_credentials()
+    first, second = auth.new_credentials(), auth.new_credentials()
     assert first.password != second.password and len(first.password) >= 24
     assert first.password not in repr(first)
     assert first.auth_config("127.0.0.1:5001") == {
@@ -149,7 +150,7 @@ def test_push_table_reuse_frame_and_chart() -> None:
 
 def test_results_round_trip_through_the_replay_codec() -> None:
     report = _report([5], [7])
-    endpoint = reg.Endpoint(kind="local", address="127.0.0.1:5001",
+    endpoint = auth.Endpoint(kind="local", address="127.0.0.1:5001",
                             api_url="http://127.0.0.1:5001", namespace="course",
                             username="student", container="course-05-registry")
     pulled = lesson.PullReport(reference="r", digest="d", status="s", seconds=0.1,
@@ -160,15 +161,15 @@ def test_results_round_trip_through_the_replay_codec() -> None:
 
 
 def test_registry_errors_are_course_errors_with_hints() -> None:
-    for cls in (reg.RegistryError, reg.LoginFailed, reg.PushFailed, reg.PullFailed):
+    for cls in (RegistryError, LoginFailed, PushFailed, PullFailed):
         assert issubclass(cls, CourseError)
-    failure = reg.PushFailed("Pushing x failed: denied", hint="log in first")
+    failure = PushFailed("Pushing x failed: denied", hint="log in first")
     assert failure.render().splitlines() == ["Pushing x failed: denied",
                                              "What to do: log in first"]
 
 
 def test_push_hints_follow_the_reason() -> None:
-    endpoint = reg.Endpoint(kind="local", address="127.0.0.1:59999", api_url="", namespace="c",
+    endpoint = auth.Endpoint(kind="local", address="127.0.0.1:59999", api_url="", namespace="c",
                             username="u")
     assert "log in first" in reg._push_hint("no basic auth credentials", endpoint)
     assert "registry running" in reg._push_hint("dial tcp: connection refused", endpoint)

@@ -276,12 +276,24 @@ def test_result_types_are_found_by_name_not_module_path() -> None:
 
 
 def test_a_shared_type_name_is_told_apart_by_its_module() -> None:
-    from helpers.engine import endpoint, registry
+    """Recordings made before the classes had names of their own say "Endpoint" and where."""
+    from helpers.engine import endpoint, networking, registry_auth
 
-    assert codec.find_type("Endpoint", "helpers.engine.registry") is registry.Endpoint
+    assert codec.find_type("Endpoint", "helpers.engine.registry") is registry_auth.Endpoint
     assert codec.find_type("Endpoint", "helpers.engine.endpoint") is endpoint.Endpoint
+    assert codec.find_type("Endpoint", "helpers.engine.networking") is networking.Endpoint
+    assert codec.find_type("EngineEndpoint") is endpoint.Endpoint
+
+
+def test_a_name_two_loaded_classes_share_is_an_error(monkeypatch) -> None:
+    first = type("Twin", (), {"__module__": "helpers.one"})
+    second = type("Twin", (), {"__module__": "helpers.two"})
+    monkeypatch.setattr(codec, "_refresh_index", lambda: None)
+    monkeypatch.setitem(codec._index, "Twin", {first, second})
+    codec._found.clear()
+    assert codec.find_type("Twin", "helpers.two") is second
     with pytest.raises(ValueError, match="ambiguous"):
-        codec.find_type("Endpoint", "helpers.gone")
+        codec.find_type("Twin", "helpers.gone")
 
 
 def test_register_gives_a_renamed_class_its_old_name() -> None:

@@ -36,26 +36,27 @@ class _Registry:
 
     def tags(self, repository: str) -> tuple[int, list[str]]:
         """HTTP status and tags of ``GET /v2/REPOSITORY/tags/list``."""
-        from ...engine import registry as reg
+        from ...engine import registry_api as api
 
-        answer = reg.api_request(self.endpoint, f"/v2/{repository}/tags/list",
+        answer = api.api_request(self.endpoint, f"/v2/{repository}/tags/list",
                                  journal_it=False)
         found = answer.body.get("tags") if isinstance(answer.body, dict) else None
         return answer.status, sorted(found or [])
 
     def digest(self, repository: str, tag: str) -> str:
         """``HEAD /v2/REPOSITORY/manifests/TAG`` accepting every manifest type: its digest."""
-        from ...engine import registry as reg
+        from ... import manifests
+        from ...engine import registry_api as api
 
-        answer = reg.api_request(self.endpoint, f"/v2/{repository}/manifests/{tag}",
-                                 method="HEAD", accept=reg.MANIFEST_TYPES, journal_it=False)
+        answer = api.api_request(self.endpoint, f"/v2/{repository}/manifests/{tag}",
+                                 method="HEAD", accept=manifests.MANIFEST_TYPES, journal_it=False)
         return answer.headers.get("Docker-Content-Digest", "") if answer.status == 200 else ""
 
     def platform_manifest(self, repository: str, tag: str) -> str:
         """The digest of the platform manifest a pull here uses (the tag's own without an index)."""
-        from ...engine import registry as reg
+        from ...engine import registry_api as api
 
-        return reg.read_manifest(self.endpoint, repository, tag, journal_it=False).platform_digest
+        return api.read_manifest(self.endpoint, repository, tag, journal_it=False).platform_digest
 
 
 def _registry(task, names: Mapping[str, str]) -> _Registry | Verdict:
