@@ -23,7 +23,6 @@ container started by Compose.
 from __future__ import annotations
 
 import contextlib
-import secrets
 import shlex
 import time
 from dataclasses import dataclass, field
@@ -40,6 +39,7 @@ from ..engine.containers import ContainerInfo
 from ..engine.objects import NetworkInfo
 from ..errors import CourseError, NotReady, tail
 from ..session import action
+from ..session import secrets as kept_secrets
 
 APP_IMAGE = "docker-course/flask-app:1.0"
 APP_PORT = 5000
@@ -50,13 +50,6 @@ INIT_DIR = settings.APPS_DIR / "two-tier" / "initdb"
 BROKEN_INIT_DIR = settings.APPS_DIR / "two-tier" / "broken-initdb"
 WAITING_MARK = "waiting for database"
 INIT_MARK = "/docker-entrypoint-initdb.d/"
-
-# Passwords of the databases started by this process, by database container name. Not in any
-# result, so never in a notebook output or a recording.
-_passwords: dict[str, dict[str, str]] = {}
-# Database containers whose data volume was initialised by this process (with those passwords).
-_initialised: set[str] = set()
-
 
 @dataclass(frozen=True)
 class TwoTierNames(FactsView):
@@ -214,11 +207,8 @@ def race_timeline(race: StartupRace) -> pd.DataFrame:
 # --- engine steps ----------------------------------------------------------------------------
 
 def _passwords_for(database_name: str) -> dict[str, str]:
-    """This process's passwords for a database container, generated on first use."""
-    if database_name not in _passwords:
-        _passwords[database_name] = {"root": secrets.token_urlsafe(18),
-                                     "user": secrets.token_urlsafe(18)}
-    return _passwords[database_name]
+    """This kernel's passwords for a database container (root and user), made on first use."""
+    return kept_secrets.passwords(database_name, "root", "user")
 
 
 @action
@@ -315,7 +305,7 @@ def start_database(name: str, *, network: str, volume: str, image: str | None = 
     containers.remove_if_ours(name)
     passwords = _passwords_for(name)
     note = ""
-    if name not in _initialised and objects.remove_volume(volume):
+    if not kept_secrets.initialised(name) and objects.remove_volume(volume):
         note = (f"removed the data volume {volume} of an earlier run: its passwords are not "
                 "known to this session, so the database initialises afresh")
     created_volume = not net.volume_exists(volume)
@@ -344,9 +334,9 @@ def start_database(name: str, *, network: str, volume: str, image: str | None = 
             containers.remove(name)
             if created_volume:
                 objects.remove_volume(volume)
-        _initialised.discard(name)
+        kept_secrets.mark_initialised(name, False)
         raise
-    _initialised.add(name)
+    kept_secrets.mark_initialised(name)
     logs = containers.logs(name, lines=400, journal_it=False)
     init_log = [line.strip() for line in logs.splitlines() if INIT_MARK in line][:10]
     published = net.published_bindings(name)
@@ -551,8 +541,7 @@ def teardown(prefix: str = "course-07") -> pd.DataFrame:
         removed.append(("network", parts.network))
     if f"volume {parts.volume}" not in foreign and objects.remove_volume(parts.volume):
         removed.append(("volume", parts.volume))
-    _passwords.pop(parts.database, None)
-    _initialised.discard(parts.database)
+    kept_secrets.forget(parts.database)
     if foreign:
         done = ", ".join(f"{kind} {name}" for kind, name in removed) or "nothing"
         raise CourseError(f"Removed {done}; left {', '.join(foreign)} alone: the course did not "

@@ -8,7 +8,8 @@
 * :mod:`.cells` — the running notebook cell, and how a cell ends in replay;
 * :mod:`.codec` — plain data to JSON and back, under stable type names;
 * :mod:`.results` — each notebook's latest results, for notebook 10;
-* :mod:`.banner` — what a replayed notebook says first.
+* :mod:`.banner` — what a replayed notebook says first;
+* :mod:`.secrets` — passwords this kernel made for what it started (memory only).
 """
 
 from __future__ import annotations

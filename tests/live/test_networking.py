@@ -11,6 +11,7 @@ from helpers.engine import objects
 from helpers.engine.cleanup import cleanup
 from helpers.errors import CourseError, NotReady
 from helpers.lessons import networking, two_tier
+from helpers.session import secrets as kept_secrets
 
 
 def _left(scope: str) -> dict[str, list[str]]:
@@ -104,7 +105,8 @@ def test_two_tier_app_round_trip_isolation_and_no_public_port(scope, shell_image
     assert len(outside) == 8 and not (outside["outcome"] == "reachable").any()
 
     # no password in any CLI line
-    secrets = two_tier._passwords[parts.database].values()
+    secrets = list(kept_secrets.passwords(parts.database).values())
+    assert len(secrets) == 2  # root and user, kept by this kernel
     lines = [c.cli for c in journal.read()]
     assert any("MYSQL_PASSWORD=***" in line for line in lines)
     assert not any(secret in line for secret in secrets for line in lines)

@@ -298,3 +298,36 @@ def test_a_first_cell_imports_neither_the_sdk_nor_matplotlib() -> None:
                           env={**os.environ, "COURSE_MODE": "replay"})
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == [], f"imported at start: {done.stdout.strip()}"
+
+
+def _module_state(tree: ast.Module) -> list[int]:
+    """Lines that keep state in a module: a ``global`` statement, or a module-level name that
+    is not a CONSTANT bound to a dict, list or set (literal or made by a call)."""
+    lines = [n.lineno for n in ast.walk(tree) if isinstance(n, ast.Global)]
+    for node in tree.body:
+        if isinstance(node, ast.Assign):
+            targets, value = node.targets, node.value
+        elif isinstance(node, ast.AnnAssign) and node.value is not None:
+            targets, value = [node.target], node.value
+        else:
+            continue
+        names = [t.id for t in targets if isinstance(t, ast.Name)]
+        mutable = isinstance(value, (ast.Dict, ast.List, ast.Set)) or (
+            isinstance(value, ast.Call) and isinstance(value.func, ast.Name)
+            and value.func.id in ("dict", "list", "set", "defaultdict"))
+        if mutable and any(not name.isupper() and name != "__all__" for name in names):
+            lines.append(node.lineno)
+    return lines
+
+
+def test_the_state_check_can_fail() -> None:
+    tree = ast.parse("KNOWN = {}\n_cache: dict = {}\ndef f():\n    global X\n")
+    assert _module_state(tree) == [4, 2]
+
+
+def test_lessons_keep_no_state_of_their_own() -> None:
+    """Lessons orchestrate: what a kernel must remember lives in helpers/session/."""
+    found = {module: lines for module, path in MODULES.items()
+             if module.startswith("helpers.lessons")
+             if (lines := _module_state(ast.parse(path.read_text(encoding="utf-8"))))}
+    assert not found, f"module state in lessons (module: lines): {found}"
