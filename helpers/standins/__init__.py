@@ -1,7 +1,7 @@
 """Stand-in images made from Debian packages, for when no registry can be reached.
 
 Each recipe module registers one builder under the catalog key it provides. Builders return
-the stand-in's reference; the resolver (``helpers.images``) decides when to call them.
+the stand-in's reference; the resolver (:mod:`helpers.resolver`) decides when to call them.
 """
 
 from __future__ import annotations
