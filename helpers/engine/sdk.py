@@ -5,7 +5,7 @@ importing them itself. The SDK pulls in requests and urllib3, about 0.2 s of imp
 replayed notebook never reaches the engine: importing them only when an attribute is first read
 (``docker.errors.NotFound`` inside an ``except``, ``docker.DockerClient(...)``) keeps that time
 out of every replayed notebook's first cell and out of commands that never reach the engine.
-Measured with ``python -X importtime`` on the course's first cell (bench/README.md).
+``python -m bench replay`` measures the first cell and shows what it loaded.
 
 Type checkers see the real modules (the ``TYPE_CHECKING`` branch).
 """
