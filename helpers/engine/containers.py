@@ -124,12 +124,14 @@ def run(image: str, *, name: str | None = None, ports_wanted: dict[int, int | No
         volumes: dict[str, dict[str, str]] | None = None, tmpfs: dict[str, str] | None = None,
         read_only: bool = False, restart: str | None = None, healthcheck: dict | None = None,
         hostname: str | None = None, extra_cli: list[str] | None = None,
-        mounts: list | None = None) -> ContainerInfo:
+        mounts: list | None = None, journal_it: bool = True) -> ContainerInfo:
     """``docker run``; published ports bind to 127.0.0.1 only.
 
     A wanted host port that is taken is replaced by a free one (the result's ``note`` says so),
     unless ``strict_ports`` asks for a :class:`PortInUse` error instead. On any failure the
-    half-created container is removed.
+    half-created container is removed. ``journal_it=False`` leaves the journal line of a
+    started container to the caller (:func:`run_once` writes it once the exit code is known);
+    a failure to start is journaled either way.
     """
     env = dict(env or {})
     published: dict[int, int] = {}
@@ -175,7 +177,8 @@ def run(image: str, *, name: str | None = None, ports_wanted: dict[int, int | No
             raise PortInUse(f"A published port is already in use: {text}",
                             hint="stop whatever listens there, or choose another port.") from None
         raise CourseError(f"docker run {image} failed: {text}") from None
-    journal.record(cli, seconds=time.monotonic() - started)
+    if journal_it:
+        journal.record(cli, seconds=time.monotonic() - started)
     return _info(container, cli=cli, note="; ".join(notes))
 
 
@@ -185,18 +188,27 @@ def _discard(container) -> None:
             container.remove(force=True, v=True)
 
 
-def run_once(image: str, command: list[str] | str, *, quiet_journal: bool = False,
+def run_once(image: str, command: list[str] | str,
              **options) -> tuple[int, str, ContainerInfo]:
-    """``docker run --rm IMAGE COMMAND``: wait for it to finish; (exit code, output, final info)."""
-    info = run(image, command=command, detach=False, **options)
+    """``docker run --rm IMAGE COMMAND``: wait for it to finish; (exit code, output, final info).
+
+    The journal line is written once the container has exited, marked failed when its exit
+    code is not 0 (as the shell sees ``docker run``: it exits with the container's code), and
+    with the seconds from start to exit.
+    """
+    started = time.monotonic()
+    info = run(image, command=command, detach=False, journal_it=False, **options)
     container = client().containers.get(info.id)
+    code = -1
     try:
         result = container.wait(timeout=300)
+        code = int(result.get("StatusCode", -1))
         output = container.logs(stdout=True, stderr=True).decode("utf-8", "replace")
         final = _info(container, cli=info.cli)
     finally:
         _discard(container)
-    return int(result.get("StatusCode", -1)), output, final
+        journal.record(info.cli, ok=code == 0, seconds=time.monotonic() - started)
+    return code, output, final
 
 
 def wait_http(info: ContainerInfo, path: str = "/health", *, container_port: int | None = None,
